@@ -1,0 +1,119 @@
+#include "manifest/file_system.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "manifest/error.hpp"
+
+namespace exmsync::manifest {
+namespace {
+
+// 64 KiB reads: the buffer stays in the CPU cache, which measured several
+// times faster than 1 MiB reads for files already in the page cache.
+constexpr std::size_t kReadBuffer = 64 * 1024;
+
+std::int64_t to_ns(const struct timespec& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+FileStat from_stat(const struct stat& st) {
+    FileStat out;
+    if (S_ISREG(st.st_mode)) out.kind = FileKind::File;
+    else if (S_ISDIR(st.st_mode)) out.kind = FileKind::Directory;
+    else if (S_ISLNK(st.st_mode)) out.kind = FileKind::Symlink;
+    else out.kind = FileKind::Other;
+    out.device = st.st_dev;
+    out.inode = st.st_ino;
+    out.size = static_cast<std::uint64_t>(st.st_size);
+    out.mtime_ns = to_ns(st.st_mtim);
+    out.ctime_ns = to_ns(st.st_ctim);
+    return out;
+}
+
+bool same_file_version(const FileStat& a, const FileStat& b) {
+    return a.kind == b.kind && a.device == b.device && a.inode == b.inode && a.size == b.size &&
+           a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns;
+}
+
+struct Fd {
+    int fd;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+Hash128 from_xxh(XXH128_hash_t h) { return Hash128{h.high64, h.low64}; }
+
+}  // namespace
+
+std::string os_error_text(int error_number) { return std::strerror(error_number); }
+
+FileStat stat_path(const boost::filesystem::path& path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0)
+        throw Error("cannot stat " + path.string() + ": " + os_error_text(errno));
+    return from_stat(st);
+}
+
+std::optional<FileStat> stat_if_exists(const boost::filesystem::path& path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0) return from_stat(st);
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw Error("cannot stat " + path.string() + ": " + os_error_text(errno));
+}
+
+std::optional<HashedFile> hash_file(const boost::filesystem::path& path, const FileStat& before) {
+    Fd file{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
+    if (file.fd < 0) {
+        if (errno == ENOENT || errno == ELOOP) return std::nullopt;  // replaced since the walk saw it
+        throw Error("cannot read " + path.string() + ": " + os_error_text(errno) +
+                    "; fix its permissions or exclude it");
+    }
+    struct stat st;
+    if (::fstat(file.fd, &st) != 0 || !same_file_version(from_stat(st), before)) return std::nullopt;
+
+    thread_local std::vector<char> buffer(kReadBuffer);
+    std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), XXH3_freeState);
+    XXH3_128bits_reset(state.get());
+    HashedFile out;
+    while (true) {
+        ssize_t n = ::read(file.fd, buffer.data(), buffer.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw Error("cannot read " + path.string() + ": " + os_error_text(errno) +
+                        "; check the disk or exclude the file");
+        }
+        if (n == 0) break;
+        XXH3_128bits_update(state.get(), buffer.data(), static_cast<std::size_t>(n));
+        out.bytes_read += static_cast<std::uint64_t>(n);
+    }
+    if (::fstat(file.fd, &st) != 0 || !same_file_version(from_stat(st), before) ||
+        out.bytes_read != before.size)
+        return std::nullopt;
+    out.hash = from_xxh(XXH3_128bits_digest(state.get()));
+    return out;
+}
+
+Hash128 hash_bytes(std::string_view bytes) { return from_xxh(XXH3_128bits(bytes.data(), bytes.size())); }
+
+std::string read_symlink(const boost::filesystem::path& path) {
+    std::string target(256, '\0');
+    while (true) {
+        ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+        if (n < 0) throw Error("cannot read symlink " + path.string() + ": " + os_error_text(errno));
+        if (static_cast<std::size_t>(n) < target.size()) {
+            target.resize(static_cast<std::size_t>(n));
+            return target;
+        }
+        target.resize(target.size() * 2);
+    }
+}
+
+}  // namespace exmsync::manifest

@@ -1,0 +1,53 @@
+// The platform layer of the manifest module: the few file-system calls that
+// Boost.Filesystem does not offer (device, inode and ctime; reading without
+// following a symlink). Everything POSIX in this module lives in the .cpp.
+#pragma once
+
+#include <boost/filesystem/path.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "manifest/entry.hpp"
+
+namespace exmsync::manifest {
+
+enum class FileKind { File, Directory, Symlink, Other };
+
+struct FileStat {
+    FileKind kind = FileKind::Other;
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    std::int64_t ctime_ns = 0;
+
+    bool operator==(const FileStat&) const = default;
+};
+
+// lstat: a symlink is described, never followed. Throws Error naming the path.
+FileStat stat_path(const boost::filesystem::path& path);
+// The same, but nullopt when nothing is there.
+std::optional<FileStat> stat_if_exists(const boost::filesystem::path& path);
+
+struct HashedFile {
+    Hash128 hash;
+    std::uint64_t bytes_read = 0;
+};
+
+// Hashes a regular file without following a symlink. Returns nullopt when the
+// file is not the one `before` describes, or changed while it was read (size,
+// mtime, ctime or inode differ), so a caller never records a torn hash.
+// Throws Error naming the path when it cannot be opened or read.
+std::optional<HashedFile> hash_file(const boost::filesystem::path& path, const FileStat& before);
+
+Hash128 hash_bytes(std::string_view bytes);
+
+// The target text of a symlink. Throws Error naming the path.
+std::string read_symlink(const boost::filesystem::path& path);
+
+// A one-line description of the last OS error, as strerror gives it.
+std::string os_error_text(int error_number);
+
+}  // namespace exmsync::manifest

@@ -1,0 +1,126 @@
+#include "manifest/stat_cache.hpp"
+
+#include <boost/filesystem/operations.hpp>
+#include <charconv>
+#include <chrono>
+#include <vector>
+
+#include "manifest/error.hpp"
+#include "manifest/escape.hpp"
+
+namespace exmsync::manifest {
+namespace {
+
+constexpr const char* kMagic = "exmsync-statcache";
+
+template <typename Int>
+bool parse_int(std::string_view text, Int& value) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+}  // namespace
+
+bool is_cacheable(const FileStat& stat, std::int64_t scan_start_ns) {
+    return stat.mtime_ns + kRacyWindowNs < scan_start_ns && stat.ctime_ns + kRacyWindowNs < scan_start_ns;
+}
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+StatCacheReader::StatCacheReader(const boost::filesystem::path& file) : file_(file) {
+    boost::system::error_code ec;
+    if (!boost::filesystem::exists(file, ec)) return;
+    in_.open(file.string(), std::ios::binary);
+    if (!in_) fail("cannot open it");
+    std::string header;
+    line_ = 1;
+    if (!std::getline(in_, header) || header != std::string(kMagic) + "\t1")
+        fail("not a version 1 stat cache");
+    ended_ = false;
+    advance();
+}
+
+void StatCacheReader::fail(const std::string& problem) const {
+    throw Error("stat cache " + file_.string() + " line " + std::to_string(line_) + ": " + problem +
+                "; delete the file (it is rebuilt on the next scan) or pass --no-cache");
+}
+
+void StatCacheReader::advance() {
+    std::string line;
+    ++line_;
+    if (!std::getline(in_, line) || in_.eof()) fail("truncated");
+    std::vector<std::string_view> f;
+    std::string_view rest(line);
+    for (int i = 0; i < 6; ++i) {
+        auto tab = rest.find('\t');
+        if (tab == std::string_view::npos) break;
+        f.push_back(rest.substr(0, tab));
+        rest.remove_prefix(tab + 1);
+    }
+    f.push_back(rest);
+    if (f.size() == 2 && f[0] == "end") {
+        std::uint64_t count;
+        if (!parse_int(f[1], count) || count != count_) fail("record count does not match");
+        ended_ = true;
+        return;
+    }
+    FileStat st;
+    st.kind = FileKind::File;
+    auto hash = f.size() == 7 ? Hash128::from_hex(f[5]) : std::nullopt;
+    auto path = f.size() == 7 ? unescape_path(f[6]) : std::nullopt;
+    if (f.size() != 7 || !parse_int(f[0], st.device) || !parse_int(f[1], st.inode) || !parse_int(f[2], st.size) ||
+        !parse_int(f[3], st.mtime_ns) || !parse_int(f[4], st.ctime_ns) || !hash || !path || !path_problem(*path).empty())
+        fail("malformed record");
+    if (count_ > 0 && compare_paths(path_, *path) >= 0) fail("records out of order");
+    path_ = std::move(*path);
+    stat_ = st;
+    hash_ = *hash;
+    ++count_;
+}
+
+std::optional<Hash128> StatCacheReader::lookup(const std::string& path, const FileStat& stat) {
+    while (!ended_ && compare_paths(path_, path) < 0) advance();
+    if (ended_ || path_ != path || !(stat_ == stat)) return std::nullopt;
+    return hash_;
+}
+
+StatCacheWriter::StatCacheWriter(const boost::filesystem::path& file)
+    : file_(file), temp_(file.string() + boost::filesystem::unique_path(".%%%%%%%%.tmp").string()) {
+    out_.open(temp_.string(), std::ios::binary | std::ios::trunc);
+    if (!out_) throw Error("cannot write stat cache " + temp_.string() + "; check that the folder is writable or pass --no-cache");
+    buffer_ = std::string(kMagic) + "\t1\n";
+}
+
+StatCacheWriter::~StatCacheWriter() {
+    if (committed_) return;
+    out_.close();
+    boost::system::error_code ec;
+    boost::filesystem::remove(temp_, ec);
+}
+
+void StatCacheWriter::add(const std::string& path, const FileStat& stat, const Hash128& hash) {
+    buffer_ += std::to_string(stat.device) + '\t' + std::to_string(stat.inode) + '\t' + std::to_string(stat.size) +
+               '\t' + std::to_string(stat.mtime_ns) + '\t' + std::to_string(stat.ctime_ns) + '\t' + hash.hex() +
+               '\t' + escape_path(path) + '\n';
+    ++count_;
+    if (buffer_.size() > (1 << 20)) {
+        out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+        buffer_.clear();
+    }
+}
+
+void StatCacheWriter::commit() {
+    buffer_ += "end\t" + std::to_string(count_) + "\n";
+    out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+    out_.close();
+    if (!out_) throw Error("cannot write stat cache " + temp_.string() + ": disk full or I/O error");
+    boost::system::error_code ec;
+    boost::filesystem::rename(temp_, file_, ec);
+    if (ec) throw Error("cannot replace stat cache " + file_.string() + ": " + ec.message());
+    committed_ = true;
+}
+
+}  // namespace exmsync::manifest

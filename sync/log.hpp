@@ -1,0 +1,16 @@
+// The one place exmsync talks to spdlog: logs go to stderr, human output to stdout.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+namespace exmsync::log {
+
+// verbosity: -1 quiet (errors only), 0 warnings and notes, 1 info, 2 debug.
+void setup(int verbosity);
+
+using spdlog::debug;
+using spdlog::error;
+using spdlog::info;
+using spdlog::warn;
+
+}  // namespace exmsync::log

@@ -1,0 +1,30 @@
+// Human and JSON renderings of manifests, scans and diffs. Library code
+// returns data; these turn it into text for the CLI.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+
+#include "manifest/diff.hpp"
+#include "manifest/format.hpp"
+#include "manifest/scanner.hpp"
+
+namespace exmsync::report {
+
+// A path for JSON: the raw path when it is UTF-8, else its manifest escape.
+nlohmann::json path_json(const std::string& path);
+nlohmann::json entry_json(const manifest::Entry& entry);
+nlohmann::json stats_json(const manifest::ScanStats& stats);
+
+// One line: what a scan read and what came from the stat cache.
+std::string stats_line(const manifest::ScanStats& stats);
+
+// Streams a manifest as one JSON object, one entry at a time.
+void write_manifest_json(std::ostream& out, manifest::EntryStream& entries, const nlohmann::json& extra);
+
+// `git status --short` style: "M  path", "R  old -> new"; directories end in '/'.
+void write_diff_short(std::ostream& out, const manifest::DiffResult& diff);
+nlohmann::json diff_json(const manifest::DiffResult& diff);
+
+}  // namespace exmsync::report

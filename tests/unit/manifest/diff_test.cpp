@@ -1,0 +1,77 @@
+#include <gtest/gtest.h>
+
+#include "manifest/diff.hpp"
+#include "manifest/file_system.hpp"
+
+using namespace exmsync::manifest;
+
+namespace {
+
+Entry dir(std::string p) { return Entry{std::move(p), EntryType::Directory, 0, {}}; }
+Entry file(std::string p, const std::string& content) {
+    return Entry{std::move(p), EntryType::File, content.size(), hash_bytes(content)};
+}
+Entry symlink_entry(std::string p, const std::string& target) {
+    return Entry{std::move(p), EntryType::Symlink, target.size(), hash_bytes(target)};
+}
+
+DiffResult diff(std::vector<Entry> a, std::vector<Entry> b, DiffOptions options = {}) {
+    VectorStream sa(std::move(a)), sb(std::move(b));
+    return diff_streams(sa, sb, options);
+}
+
+std::string summary(const DiffResult& d) {
+    std::string out;
+    for (const auto& c : d.changes) {
+        out += change_code(c.kind);
+        if (c.kind == ChangeKind::Renamed) out += c.before->path + "->";
+        out += c.path + ";";
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(Diff, SameTreesHaveNoChanges) {
+    std::vector<Entry> t = {dir("a"), file("a/x.html", "x"), file("b.config", "b")};
+    auto d = diff(t, t);
+    EXPECT_TRUE(d.same());
+    EXPECT_EQ(d.root_a, d.root_b);
+}
+
+TEST(Diff, EachKindOfChange) {
+    std::vector<Entry> a = {dir("a"),         file("a/gone.html", "gone"), file("a/keep.html", "keep"),
+                            file("a/mod.html", "old"), file("a/move.png", "image-bytes"),
+                            file("t", "was a file"), dir("u"), file("u/inner", "i")};
+    std::vector<Entry> b = {dir("a"),        file("a/keep.html", "keep"), file("a/mod.html", "new!"),
+                            file("a/new.html", "new"), dir("b"), file("b/moved.png", "image-bytes"),
+                            dir("t"), symlink_entry("u", "target")};
+    auto d = diff(a, b);
+    EXPECT_EQ(summary(d),
+              "D a/gone.html;M a/mod.html;A a/new.html;A b;R a/move.png->b/moved.png;T t;T u;D u/inner;");
+}
+
+TEST(Diff, RenameDetectionCanBeTurnedOff) {
+    std::vector<Entry> a = {file("old.html", "same")};
+    std::vector<Entry> b = {file("new.html", "same")};
+    EXPECT_EQ(summary(diff(a, b)), "R old.html->new.html;");
+    DiffOptions plain;
+    plain.detect_renames = false;
+    EXPECT_EQ(summary(diff(a, b, plain)), "A new.html;D old.html;");
+}
+
+TEST(Diff, EqualSubtreesAreSkipped) {
+    std::vector<Entry> a = {dir("big"), file("big/1", "1"), file("big/2", "2"), dir("small"), file("small/x", "x")};
+    auto b = a;
+    b.back() = file("small/x", "y");
+    auto d = diff(a, b);
+    EXPECT_EQ(summary(d), "M small/x;");
+    EXPECT_EQ(d.skipped_subtrees, 1u);
+}
+
+TEST(Diff, SameContentSameSizeDifferentPathIsNotAModification) {
+    // Modification is content: a size change with the same hash prefix still counts.
+    std::vector<Entry> a = {file("x", "abc")};
+    std::vector<Entry> b = {file("x", "abcd")};
+    EXPECT_EQ(summary(diff(a, b)), "M x;");
+}

@@ -1,0 +1,37 @@
+#include <gtest/gtest.h>
+
+#include "manifest/names.hpp"
+
+using namespace exmsync::manifest;
+
+TEST(WindowsNames, ReservedAndInvalidNames) {
+    EXPECT_NE(windows_name_problem("CON"), "");
+    EXPECT_NE(windows_name_problem("nul.txt"), "");
+    EXPECT_NE(windows_name_problem("com1.html"), "");
+    EXPECT_NE(windows_name_problem("LPT9"), "");
+    EXPECT_NE(windows_name_problem("trailing."), "");
+    EXPECT_NE(windows_name_problem("trailing "), "");
+    EXPECT_NE(windows_name_problem("a:b"), "");
+    EXPECT_NE(windows_name_problem("what?.html"), "");
+    EXPECT_NE(windows_name_problem("pipe|.html"), "");
+    EXPECT_EQ(windows_name_problem("console.html"), "");
+    EXPECT_EQ(windows_name_problem("com10.html"), "");
+    EXPECT_EQ(windows_name_problem("welcome.html"), "");
+}
+
+TEST(NameChecker, CaseAndUnicodeCollisionsAmongSiblingsOnly) {
+    NameChecker checker;
+    auto dir = [](std::string p) { return Entry{std::move(p), EntryType::Directory, 0, {}}; };
+    auto file = [](std::string p) { return Entry{std::move(p), EntryType::File, 0, {}}; };
+    checker.add(dir("a"));
+    checker.add(file("a/Caf\xc3\xa9.html"));   // NFC
+    checker.add(file("a/Cafe\xcc\x81.html"));  // NFD of the same name
+    checker.add(dir("b"));
+    checker.add(file("b/Caf\xc3\xa9.html"));   // another folder: fine
+    checker.add(file("b/README"));
+    checker.add(file("b/readme"));
+    ASSERT_EQ(checker.warnings().size(), 2u);
+    EXPECT_NE(checker.warnings()[0].find("Unicode normalization"), std::string::npos) << checker.warnings()[0];
+    EXPECT_NE(checker.warnings()[1].find("differ only in case"), std::string::npos);
+    EXPECT_NE(checker.warnings()[1].find("b/README"), std::string::npos);
+}

@@ -1,0 +1,215 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "manifest/error.hpp"
+#include "manifest/scanner.hpp"
+#include "manifest/stat_cache.hpp"
+#include "support/temp_tree.hpp"
+
+using namespace exmsync::manifest;
+using namespace exmsync::testing;
+
+namespace {
+
+struct Scanned {
+    ScanResult result;
+    std::string text;
+};
+
+Scanned scan(const fs::path& root, std::optional<fs::path> cache = std::nullopt, Filter filter = {}) {
+    TempDir out;
+    ScanOptions options;
+    options.cache_file = cache;
+    options.filter = filter;
+    ManifestWriter writer(out / "m");
+    Scanned s{scan_tree(root, options, writer), ""};
+    s.text = read_file(out / "m");
+    return s;
+}
+
+void make_tree(const fs::path& root) {
+    write_file(root / "Imported/welcome.html", "<html><body>Welcome $name$</body></html>\n");
+    write_file(root / "Imported/img/logo.png", std::string(200000, '\x89'));
+    write_file(root / "Imported/empty.html", "");
+    write_file(root / "App_Config/Include/EmailExperience/Sitecore.EXM.config", "<configuration/>\n");
+    write_file(root / "Imported/Thumbs.db", "junk");
+    fs::create_directories(root / "Imported/empty-folder");
+}
+
+void wait_out_racy_window() { std::this_thread::sleep_for(std::chrono::nanoseconds(kRacyWindowNs + 200'000'000)); }
+
+}  // namespace
+
+TEST(Scanner, EveryHashEqualsXxhsum) {
+    TempDir dir;
+    make_tree(dir.path());
+    auto s = scan(dir.path());
+    std::istringstream lines(s.text);
+    int checked = 0;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("f\t", 0) != 0) continue;
+        auto path = line.substr(line.rfind('\t') + 1);
+        auto hash = line.substr(line.find('\t', 2) + 1, 32);
+        auto xxh = run("xxhsum -H2 " + shell_quote((dir.path() / path).string()));
+        ASSERT_EQ(xxh.exit_code, 0) << xxh.err;
+        EXPECT_EQ(xxh.out.substr(0, 32), hash) << path;
+        ++checked;
+    }
+    EXPECT_EQ(checked, 4);  // Thumbs.db is excluded by default
+    EXPECT_EQ(s.result.stats.files, 4u);
+    EXPECT_EQ(s.text.find("Thumbs.db"), std::string::npos);
+    EXPECT_NE(s.text.find("d\t0\t"), std::string::npos);
+}
+
+TEST(Scanner, CopyWithNewMtimesGivesByteIdenticalManifest) {
+    TempDir a, b;
+    make_tree(a.path());
+    make_tree(b.path());  // written in the same order, but at other times and inodes
+    for (fs::recursive_directory_iterator it(b.path()), end; it != end; ++it)
+        if (fs::is_regular_file(it->path())) age(it->path(), 1500000000);
+    auto sa = scan(a.path());
+    auto sb = scan(b.path());
+    EXPECT_EQ(sa.text, sb.text);
+    EXPECT_EQ(sa.result.root, sb.result.root);
+}
+
+TEST(Scanner, SymlinksAreRecordedNotFollowed) {
+    TempDir dir, outside;
+    write_file(outside / "secret.html", "secret");
+    fs::create_directory(dir / "Imported");
+    fs::create_symlink(outside.path(), dir / "Imported/escape");
+    auto s = scan(dir.path());
+    EXPECT_NE(s.text.find("l\t"), std::string::npos);
+    EXPECT_EQ(s.text.find("secret"), std::string::npos);
+    EXPECT_EQ(s.result.stats.symlinks, 1u);
+    EXPECT_EQ(s.result.stats.files, 0u);
+}
+
+TEST(Scanner, WarmRescanHashesZeroBytes) {
+    TempDir dir, state;
+    make_tree(dir.path());
+    wait_out_racy_window();
+    auto cold = scan(dir.path(), state / "cache");
+    EXPECT_EQ(cold.result.stats.hashed_files, 4u);
+    EXPECT_EQ(cold.result.stats.cached_files, 0u);
+    auto warm = scan(dir.path(), state / "cache");
+    EXPECT_EQ(warm.result.stats.hashed_bytes, 0u);
+    EXPECT_EQ(warm.result.stats.hashed_files, 0u);
+    EXPECT_EQ(warm.result.stats.cached_files, 4u);
+    EXPECT_EQ(warm.text, cold.text);
+}
+
+TEST(Scanner, RacilyCleanFileIsHashedAgain) {
+    TempDir dir, state;
+    make_tree(dir.path());
+    wait_out_racy_window();
+    auto file = dir / "Imported/welcome.html";
+    auto mtime = fs::last_write_time(file);
+    scan(dir.path(), state / "cache");
+    // Same size, new content, and the mtime put back: only ctime and the
+    // racy-clean rule can tell the cache that this file changed.
+    std::string content = read_file(file);
+    content[0] = 'X';
+    write_file(file, content);
+    fs::last_write_time(file, mtime);
+    auto again = scan(dir.path(), state / "cache");
+    EXPECT_EQ(again.result.stats.hashed_files, 1u);
+    EXPECT_NE(again.text.find(hash_bytes(content).hex()), std::string::npos);
+    // Written just now, so it stays out of the cache until it is old enough.
+    auto third = scan(dir.path(), state / "cache");
+    EXPECT_EQ(third.result.stats.hashed_files, 1u);
+}
+
+TEST(Scanner, RacyRuleUsesTheTimestampWindow) {
+    FileStat st;
+    st.kind = FileKind::File;
+    st.mtime_ns = 10'000'000'000;
+    st.ctime_ns = 10'000'000'000;
+    EXPECT_FALSE(is_cacheable(st, st.mtime_ns));  // modified in the same tick as the scan
+    EXPECT_FALSE(is_cacheable(st, st.mtime_ns + kRacyWindowNs));
+    EXPECT_TRUE(is_cacheable(st, st.mtime_ns + kRacyWindowNs + 1));
+    st.ctime_ns += kRacyWindowNs;  // content rewritten and mtime put back
+    EXPECT_FALSE(is_cacheable(st, st.mtime_ns + kRacyWindowNs + 1));
+}
+
+TEST(Scanner, FileThatKeepsChangingIsReportedNotRecorded) {
+    TempDir dir;
+    write_file(dir / "busy.log.html", std::string(64 << 20, 'a'));
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+        std::ofstream out((dir / "busy.log.html").string(), std::ios::app | std::ios::binary);
+        while (!stop) {
+            out << std::string(4096, 'b');
+            out.flush();
+        }
+    });
+    while (fs::file_size(dir / "busy.log.html") <= (64u << 20)) std::this_thread::yield();
+    try {
+        scan(dir.path());
+        stop = true;
+        writer.join();
+        FAIL() << "a file that changed during every read was recorded";
+    } catch (const Error& e) {
+        stop = true;
+        writer.join();
+        EXPECT_NE(std::string(e.what()).find("kept changing"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("busy.log.html"), std::string::npos) << e.what();
+    }
+}
+
+TEST(Scanner, MissingRootIsAnErrorNamingIt) {
+    TempDir dir;
+    try {
+        scan(dir / "no-such");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no-such"), std::string::npos);
+    }
+}
+
+TEST(Scanner, IncludeAndExcludeFilters) {
+    TempDir dir;
+    make_tree(dir.path());
+    auto s = scan(dir.path(), std::nullopt, Filter({"**/*.html"}, {"img"}));
+    EXPECT_NE(s.text.find("welcome.html"), std::string::npos);
+    EXPECT_EQ(s.text.find("logo.png"), std::string::npos);
+    EXPECT_EQ(s.text.find("Sitecore.EXM.config"), std::string::npos);
+    EXPECT_EQ(s.text.find("\timg"), std::string::npos);
+}
+
+TEST(Scanner, StateFolderIsNeverScanned) {
+    TempDir dir;
+    make_tree(dir.path());
+    write_file(dir / ".exmsync/statcache", "x");
+    auto s = scan(dir.path());
+    EXPECT_EQ(s.text.find(".exmsync"), std::string::npos);
+}
+
+TEST(Scanner, WindowsNameProblemsAreWarnings) {
+    TempDir dir;
+    write_file(dir / "a/Welcome.html", "1");
+    write_file(dir / "a/welcome.html", "2");
+    write_file(dir / "a/nul.txt", "3");
+    auto s = scan(dir.path());
+    ASSERT_EQ(s.result.warnings.size(), 2u);
+    EXPECT_NE(s.result.warnings[0].find("nul.txt"), std::string::npos);
+    EXPECT_NE(s.result.warnings[1].find("differ only in case"), std::string::npos);
+}
+
+TEST(StatCache, CorruptCacheIsAnErrorWithLine) {
+    TempDir dir;
+    make_tree(dir.path());
+    write_file(dir / "cache", "exmsync-statcache\t1\n1\t2\t3\tfour\t5\tzz\tx\nend\t1\n");
+    try {
+        scan(dir.path(), dir / "cache");
+        FAIL();
+    } catch (const Error& e) {
+        std::string msg = e.what();
+        EXPECT_NE(msg.find("line 2"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("delete the file"), std::string::npos) << msg;
+    }
+}

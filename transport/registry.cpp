@@ -1,0 +1,130 @@
+// The scheme table: which backend opens which URL, and URL redaction.
+#include <algorithm>
+#include <cctype>
+
+#include "transport/local.hpp"
+#include "transport/transport.hpp"
+
+namespace exmsync::transport {
+namespace {
+
+// `url` is the whole URL (for messages), `rest` what follows "scheme://".
+using Factory = std::unique_ptr<Transport> (*)(const std::string& url, const std::string& rest,
+                                               const OpenOptions& options);
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return lower >= 'a' && lower <= 'f' ? lower - 'a' + 10 : -1;
+}
+
+std::string percent_decode(const std::string& url, const std::string& text) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out += text[i];
+            continue;
+        }
+        const int high = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+        const int low = high >= 0 ? hex_value(text[i + 2]) : -1;
+        if (low < 0 || (high == 0 && low == 0)) {
+            throw Error("target " + redact_url(url) + ": bad %-escape in the path; write '%' as %25");
+        }
+        out += static_cast<char>(high * 16 + low);
+        i += 2;
+    }
+    return out;
+}
+
+// file:///abs/path or file://localhost/abs/path. Another host is refused:
+// it would need a share mounted first, so say so instead of guessing.
+std::unique_ptr<Transport> open_file_url(const std::string& url, const std::string& rest,
+                                         const OpenOptions& options) {
+    const auto slash = rest.find('/');
+    std::string host = rest.substr(0, slash);
+    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (slash == std::string::npos || (!host.empty() && host != "localhost")) {
+        throw Error("target " + redact_url(url) + ": a file:// URL must name a local folder (file:///path); " +
+                    "for another server mount its share and give the mount point, or use smb://");
+    }
+    // On Windows file:///C:/x will need the leading '/' dropped here.
+    return make_local_transport(percent_decode(url, rest.substr(slash)), options);
+}
+
+std::unique_ptr<Transport> not_built(const std::string& url, const std::string&, const OpenOptions&) {
+    const std::string scheme = url.substr(0, url.find("://"));
+    throw Error("target " + redact_url(url) + ": " + scheme +
+                ":// is not supported yet by this build; mount the folder and give its local path");
+}
+
+struct Scheme {
+    const char* name;
+    Factory open;
+};
+
+// One row per scheme. ssh (libssh) and smb (libsmbclient, GPLv3, behind the
+// EXMSYNC_WITH_SMB option) get their rows from transport/ssh.hpp and
+// transport/smb.hpp when those backends land.
+constexpr Scheme kSchemes[] = {
+    {"file", open_file_url},
+    {"ssh", not_built},
+    {"smb", not_built},
+};
+
+// The lower-cased scheme of `text` ("" when it is not scheme://...).
+std::string scheme_of(const std::string& text) {
+    const auto end = text.find("://");
+    if (end == std::string::npos || end == 0 || !std::isalpha(static_cast<unsigned char>(text[0]))) return "";
+    std::string scheme = text.substr(0, end);
+    for (char& c : scheme) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (!std::isalnum(byte) && c != '+' && c != '-' && c != '.') return "";
+        c = static_cast<char>(std::tolower(byte));
+    }
+    return scheme;
+}
+
+std::unique_ptr<Transport> open_plain_path(std::string path, const OpenOptions& options) {
+#ifndef _WIN32
+    // Linux would read \\server\share as the local folder /server/share and
+    // write there: refuse instead.
+    if (path.rfind("\\\\", 0) == 0) {
+        throw Error("target " + path + " is a Windows share path; on this system mount the share " +
+                    "(mount -t cifs) and give the mount point, or use smb://");
+    }
+    std::replace(path.begin(), path.end(), '\\', '/');  // '\' and '/' alike in user input
+#endif
+    return make_local_transport(path, options);
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> open_transport(const std::string& url_or_path, const OpenOptions& options) {
+    if (url_or_path.empty()) throw Error("no target given; pass a folder path or a URL");
+    const std::string scheme = scheme_of(url_or_path);
+    if (scheme.empty()) return open_plain_path(url_or_path, options);
+    for (const Scheme& entry : kSchemes) {
+        if (scheme == entry.name) {
+            return entry.open(url_or_path, url_or_path.substr(scheme.size() + 3), options);
+        }
+    }
+    throw Error("target " + redact_url(url_or_path) + ": unknown scheme " + scheme +
+                "://; use a folder path, file://, ssh:// or smb://");
+}
+
+std::string redact_url(const std::string& url) {
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string::npos) return url;
+    const auto start = scheme_end + 3;
+    const auto limit = url.find_first_of("?#", start);  // userinfo ends before any query
+    const auto first_at = url.find('@', start);
+    if (first_at == std::string::npos || first_at >= limit) return url;
+    // The password runs from the user's ':' to the LAST '@', since an
+    // unescaped password may itself hold '@' or '/'.
+    const auto colon = url.find(':', start);
+    if (colon == std::string::npos || colon > first_at) return url;
+    const auto last_at = url.rfind('@', limit == std::string::npos ? std::string::npos : limit - 1);
+    return url.substr(0, colon + 1) + "***" + url.substr(last_at);
+}
+
+}  // namespace exmsync::transport
