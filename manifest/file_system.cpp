@@ -1,11 +1,13 @@
 #include "manifest/file_system.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -69,6 +71,39 @@ std::optional<FileStat> stat_if_exists(const boost::filesystem::path& path) {
     throw Error("cannot stat " + path.string() + ": " + os_error_text(errno));
 }
 
+std::vector<DirChild> list_directory(const boost::filesystem::path& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR* stream = fd < 0 ? nullptr : ::fdopendir(fd);
+    if (!stream) {
+        int error = errno;
+        if (fd >= 0) ::close(fd);
+        throw Error("cannot list folder " + dir.string() + ": " + os_error_text(error) +
+                    "; fix its permissions or exclude it");
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> closer(stream, ::closedir);
+    std::vector<DirChild> children;
+    while (true) {
+        errno = 0;
+        const dirent* d = ::readdir(stream);
+        if (!d) {
+            if (errno != 0)
+                throw Error("cannot list folder " + dir.string() + ": " + os_error_text(errno) +
+                            "; check the disk or exclude it");
+            break;
+        }
+        std::string_view name(d->d_name);
+        if (name == "." || name == "..") continue;
+        struct stat st;
+        if (::fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) continue;
+            throw Error("cannot stat " + (dir / d->d_name).string() + ": " + os_error_text(errno));
+        }
+        children.push_back({std::string(name), from_stat(st)});
+    }
+    std::sort(children.begin(), children.end(), [](const DirChild& a, const DirChild& b) { return a.name < b.name; });
+    return children;
+}
+
 std::optional<HashedFile> hash_file(const boost::filesystem::path& path, const FileStat& before) {
     Fd file{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
     if (file.fd < 0) {
@@ -76,27 +111,28 @@ std::optional<HashedFile> hash_file(const boost::filesystem::path& path, const F
         throw Error("cannot read " + path.string() + ": " + os_error_text(errno) +
                     "; fix its permissions or exclude it");
     }
-    struct stat st;
-    if (::fstat(file.fd, &st) != 0 || !same_file_version(from_stat(st), before)) return std::nullopt;
-
+    // Reads exactly the size the walk saw, then checks with one fstat that the
+    // open file is that same version (inode, size, mtime, ctime): a file
+    // replaced before the open, or written during the read, fails the check.
     thread_local std::vector<char> buffer(kReadBuffer);
-    std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), XXH3_freeState);
+    thread_local std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
+                                                                                 XXH3_freeState);
     XXH3_128bits_reset(state.get());
     HashedFile out;
-    while (true) {
-        ssize_t n = ::read(file.fd, buffer.data(), buffer.size());
+    while (out.bytes_read < before.size) {
+        std::size_t want = std::min<std::uint64_t>(buffer.size(), before.size - out.bytes_read);
+        ssize_t n = ::read(file.fd, buffer.data(), want);
         if (n < 0) {
             if (errno == EINTR) continue;
             throw Error("cannot read " + path.string() + ": " + os_error_text(errno) +
                         "; check the disk or exclude the file");
         }
-        if (n == 0) break;
+        if (n == 0) return std::nullopt;  // shrank while read
         XXH3_128bits_update(state.get(), buffer.data(), static_cast<std::size_t>(n));
         out.bytes_read += static_cast<std::uint64_t>(n);
     }
-    if (::fstat(file.fd, &st) != 0 || !same_file_version(from_stat(st), before) ||
-        out.bytes_read != before.size)
-        return std::nullopt;
+    struct stat st;
+    if (::fstat(file.fd, &st) != 0 || !same_file_version(from_stat(st), before)) return std::nullopt;
     out.hash = from_xxh(XXH3_128bits_digest(state.get()));
     return out;
 }

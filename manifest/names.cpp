@@ -53,6 +53,14 @@ std::string windows_name_problem(std::string_view name) {
 }
 
 std::string windows_name_key(std::string_view name) {
+    bool ascii = true;
+    for (char c : name) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+    if (ascii) {  // the common case, without Unicode tables
+        std::string key(name);
+        for (char& c : key)
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        return key;
+    }
     if (!is_valid_utf8(name)) return std::string(name);
     return normalize(name, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD));
 }

@@ -21,7 +21,11 @@ namespace {
 namespace fs = boost::filesystem;
 
 // Entries walked but not yet written; bounds memory while hashing lags behind.
-constexpr std::size_t kMaxPending = 4096;
+constexpr std::size_t kMaxPending = 2048;
+// Items move between threads in batches, so the threads meet (and wake each
+// other) a few hundred times per 100,000 files instead of once per file.
+constexpr std::size_t kBatch = 256;
+constexpr std::size_t kJobsPerTake = 16;
 
 struct Item {
     Entry entry;
@@ -47,7 +51,10 @@ private:
     void walk_thread();
     void hash_thread();
     void hash_item(Item& item);
-    void push(std::unique_ptr<Item> item);
+    void add(std::unique_ptr<Item> item);
+    void flush_batch();
+    std::vector<std::unique_ptr<Item>> take_ready();
+    void record(Item& item, ManifestWriter& out, ScanResult& result);
     std::unique_ptr<Item> make_item(const std::string& rel, const fs::path& full, const FileStat& st);
     void stop_all();
 
@@ -55,9 +62,16 @@ private:
     const ScanOptions& options_;
     StatCacheReader cache_;
     std::vector<std::string> walk_warnings_;
+    NameChecker names_;
+    std::optional<StatCacheWriter> new_cache_;
+    std::int64_t scan_start_ = 0;
+
+    std::vector<std::unique_ptr<Item>> batch_;  // walker-only: handed over in one lock
 
     std::mutex mutex_;
-    std::condition_variable changed_;
+    std::condition_variable walker_wakeup_;
+    std::condition_variable hasher_wakeup_;
+    std::condition_variable consumer_wakeup_;
     std::deque<std::unique_ptr<Item>> pending_;
     std::deque<Item*> jobs_;
     bool walk_done_ = false;
@@ -96,50 +110,57 @@ std::unique_ptr<Item> Scan::make_item(const std::string& rel, const fs::path& fu
 }
 
 void Scan::walk(const std::string& rel, const fs::path& dir) {
-    std::vector<std::string> names;
-    boost::system::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-        names.push_back(it->path().filename().string());
-    if (ec)
-        throw Error("cannot list folder " + dir.string() + ": " + ec.message() + "; fix its permissions or exclude it");
-    std::sort(names.begin(), names.end());  // byte order of names is manifest order of siblings
-
-    for (const auto& name : names) {
-        std::string child = rel.empty() ? name : rel + "/" + name;
-        if (std::find(options_.skip.begin(), options_.skip.end(), child) != options_.skip.end()) continue;
-        fs::path full = dir / name;
-        auto st = stat_if_exists(full);
-        if (!st) continue;  // deleted since the listing: it is simply not in the tree
-        if (st->kind == FileKind::Other) {
-            walk_warnings_.push_back("skipped '" + escape_path(child) + "': not a file, folder or symlink");
+    for (auto& child : list_directory(dir)) {
+        std::string path = rel.empty() ? child.name : rel + "/" + child.name;
+        if (std::find(options_.skip.begin(), options_.skip.end(), path) != options_.skip.end()) continue;
+        const FileStat& st = child.stat;
+        if (st.kind == FileKind::Other) {
+            walk_warnings_.push_back("skipped '" + escape_path(path) + "': not a file, folder or symlink");
             continue;
         }
-        bool is_dir = st->kind == FileKind::Directory;
-        if (options_.filter.excluded(child, is_dir)) continue;
-        push(make_item(child, full, *st));
-        if (is_dir) walk(child, full);
+        bool is_dir = st.kind == FileKind::Directory;
+        if (options_.filter.excluded(path, is_dir)) continue;
+        fs::path full = dir / child.name;
+        add(make_item(path, full, st));
+        if (is_dir) walk(path, full);
     }
 }
 
-void Scan::push(std::unique_ptr<Item> item) {
+void Scan::add(std::unique_ptr<Item> item) {
+    batch_.push_back(std::move(item));
+    if (batch_.size() >= kBatch) flush_batch();
+}
+
+void Scan::flush_batch() {
+    if (batch_.empty()) return;
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return pending_.size() < kMaxPending || stopping_; });
+    walker_wakeup_.wait(lock, [&] { return pending_.size() < kMaxPending || stopping_; });
     if (stopping_) throw Error("scan stopped");
-    if (!item->ready) jobs_.push_back(item.get());
-    pending_.push_back(std::move(item));
-    changed_.notify_all();
+    bool new_jobs = false;
+    for (auto& item : batch_) {
+        if (!item->ready) {
+            jobs_.push_back(item.get());
+            new_jobs = true;
+        }
+        pending_.push_back(std::move(item));
+    }
+    batch_.clear();
+    if (new_jobs) hasher_wakeup_.notify_all();
+    consumer_wakeup_.notify_one();
 }
 
 void Scan::walk_thread() {
     try {
         walk("", root_);
+        flush_batch();
     } catch (...) {
         std::lock_guard lock(mutex_);
         if (!stopping_) walk_error_ = std::current_exception();
     }
     std::lock_guard lock(mutex_);
     walk_done_ = true;
-    changed_.notify_all();
+    hasher_wakeup_.notify_all();
+    consumer_wakeup_.notify_one();
 }
 
 void Scan::hash_item(Item& item) {
@@ -162,30 +183,89 @@ void Scan::hash_item(Item& item) {
 }
 
 void Scan::hash_thread() {
+    std::vector<Item*> taken;
     while (true) {
-        Item* item;
         {
             std::unique_lock lock(mutex_);
-            changed_.wait(lock, [&] { return !jobs_.empty() || walk_done_ || stopping_; });
+            for (Item* item : taken) item->ready = true;
+            if (!taken.empty()) consumer_wakeup_.notify_one();
+            taken.clear();
+            hasher_wakeup_.wait(lock, [&] { return !jobs_.empty() || walk_done_ || stopping_; });
             if (jobs_.empty() || stopping_) return;
-            item = jobs_.front();
-            jobs_.pop_front();
+            while (!jobs_.empty() && taken.size() < kJobsPerTake) {
+                taken.push_back(jobs_.front());
+                jobs_.pop_front();
+            }
         }
-        try {
-            hash_item(*item);
-        } catch (...) {
-            item->error = std::current_exception();
+        for (Item* item : taken) {
+            try {
+                hash_item(*item);
+            } catch (...) {
+                item->error = std::current_exception();
+            }
         }
-        std::lock_guard lock(mutex_);
-        item->ready = true;
-        changed_.notify_all();
     }
+}
+
+std::vector<std::unique_ptr<Item>> Scan::take_ready() {
+    std::vector<std::unique_ptr<Item>> ready;
+    std::unique_lock lock(mutex_);
+    while (true) {
+        if (stopping_ || (!pending_.empty() && pending_.front()->ready) || (walk_done_ && pending_.empty())) break;
+        if (jobs_.empty()) {
+            consumer_wakeup_.wait(lock);
+            continue;
+        }
+        // Rather than sleep until the next entry is hashed, hash one too.
+        Item* job = jobs_.front();
+        jobs_.pop_front();
+        lock.unlock();
+        try {
+            hash_item(*job);
+        } catch (...) {
+            job->error = std::current_exception();
+        }
+        lock.lock();
+        job->ready = true;
+    }
+    while (!pending_.empty() && pending_.front()->ready) {
+        ready.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+    }
+    walker_wakeup_.notify_one();
+    return ready;
 }
 
 void Scan::stop_all() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    changed_.notify_all();
+    walker_wakeup_.notify_all();
+    hasher_wakeup_.notify_all();
+    consumer_wakeup_.notify_all();
+}
+
+// Writes one item out, in manifest order, on the caller's thread.
+void Scan::record(Item& item, ManifestWriter& out, ScanResult& result) {
+    if (item.error) std::rethrow_exception(item.error);
+    const Entry& e = item.entry;
+    names_.add(e);
+    out.add(e);
+    auto& s = result.stats;
+    if (e.type == EntryType::Directory) {
+        ++s.directories;
+    } else if (e.type == EntryType::Symlink) {
+        ++s.symlinks;
+    } else {
+        ++s.files;
+        s.bytes += e.size;
+        if (item.from_cache) {
+            ++s.cached_files;
+        } else {
+            ++s.hashed_files;
+            s.hashed_bytes += item.bytes_read;
+        }
+        if (new_cache_ && is_cacheable(item.stat, scan_start_)) new_cache_->add(e.path, item.stat, e.hash);
+    }
 }
 
 ScanResult Scan::run(ManifestWriter& out) {
@@ -193,12 +273,10 @@ ScanResult Scan::run(ManifestWriter& out) {
     if (!root_stat || root_stat->kind != FileKind::Directory)
         throw Error("cannot scan " + root_.string() + ": no such folder; check the path (is the share mounted?)");
 
-    std::int64_t scan_start = now_ns();
-    std::optional<StatCacheWriter> new_cache;
-    if (options_.cache_file) new_cache.emplace(*options_.cache_file);
+    scan_start_ = now_ns();
+    if (options_.cache_file) new_cache_.emplace(*options_.cache_file);
 
     ScanResult result;
-    NameChecker names;
     unsigned threads = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
     std::vector<std::thread> workers;
     workers.emplace_back([this] { walk_thread(); });
@@ -210,34 +288,9 @@ ScanResult Scan::run(ManifestWriter& out) {
 
     try {
         while (true) {
-            std::unique_ptr<Item> item;
-            {
-                std::unique_lock lock(mutex_);
-                changed_.wait(lock, [&] { return (!pending_.empty() && pending_.front()->ready) || (walk_done_ && pending_.empty()); });
-                if (pending_.empty()) break;
-                item = std::move(pending_.front());
-                pending_.pop_front();
-                changed_.notify_all();
-            }
-            if (item->error) std::rethrow_exception(item->error);
-            const Entry& e = item->entry;
-            names.add(e);
-            out.add(e);
-            auto& s = result.stats;
-            if (e.type == EntryType::Directory) ++s.directories;
-            else if (e.type == EntryType::Symlink) ++s.symlinks;
-            else {
-                ++s.files;
-                s.bytes += e.size;
-                if (item->from_cache) {
-                    ++s.cached_files;
-                } else {
-                    ++s.hashed_files;
-                    s.hashed_bytes += item->bytes_read;
-                }
-                if (new_cache && is_cacheable(item->stat, scan_start))
-                    new_cache->add(e.path, item->stat, e.hash);
-            }
+            auto ready = take_ready();
+            if (ready.empty()) break;
+            for (auto& item : ready) record(*item, out, result);
         }
         if (walk_error_) std::rethrow_exception(walk_error_);
     } catch (...) {
@@ -247,9 +300,9 @@ ScanResult Scan::run(ManifestWriter& out) {
     }
     join();
     result.root = out.finish();
-    if (new_cache) new_cache->commit();
+    if (new_cache_) new_cache_->commit();
     result.warnings = std::move(walk_warnings_);
-    for (const auto& w : names.warnings()) result.warnings.push_back(w);
+    for (const auto& w : names_.warnings()) result.warnings.push_back(w);
     return result;
 }
 

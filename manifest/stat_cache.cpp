@@ -106,7 +106,7 @@ void StatCacheWriter::add(const std::string& path, const FileStat& stat, const H
                '\t' + std::to_string(stat.mtime_ns) + '\t' + std::to_string(stat.ctime_ns) + '\t' + hash.hex() +
                '\t' + escape_path(path) + '\n';
     ++count_;
-    if (buffer_.size() > (1 << 20)) {
+    if (buffer_.size() > (256 << 10)) {
         out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
         buffer_.clear();
     }
