@@ -139,6 +139,18 @@ std::optional<HashedFile> hash_file(const boost::filesystem::path& path, const F
 
 Hash128 hash_bytes(std::string_view bytes) { return from_xxh(XXH3_128bits(bytes.data(), bytes.size())); }
 
+StreamHasher::StreamHasher() : state_(XXH3_createState()) {
+    XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
+}
+
+StreamHasher::~StreamHasher() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+
+void StreamHasher::update(const char* data, std::size_t size) {
+    XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data, size);
+}
+
+Hash128 StreamHasher::digest() const { return from_xxh(XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_))); }
+
 std::string read_symlink(const boost::filesystem::path& path) {
     std::string target(256, '\0');
     while (true) {

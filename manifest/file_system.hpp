@@ -57,6 +57,20 @@ std::optional<HashedFile> hash_file(const boost::filesystem::path& path, const F
 
 Hash128 hash_bytes(std::string_view bytes);
 
+// XXH3-128 over data given in pieces; the same result as hash_bytes over all of it.
+class StreamHasher {
+public:
+    StreamHasher();
+    ~StreamHasher();
+    StreamHasher(const StreamHasher&) = delete;
+    StreamHasher& operator=(const StreamHasher&) = delete;
+    void update(const char* data, std::size_t size);
+    Hash128 digest() const;
+
+private:
+    void* state_;
+};
+
 // The target text of a symlink. Throws Error naming the path.
 std::string read_symlink(const boost::filesystem::path& path);
 

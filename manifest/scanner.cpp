@@ -120,6 +120,10 @@ void Scan::walk(const std::string& rel, const fs::path& dir) {
         }
         bool is_dir = st.kind == FileKind::Directory;
         if (options_.filter.excluded(path, is_dir)) continue;
+        if (st.kind == FileKind::Symlink && !options_.record_symlinks) {
+            walk_warnings_.push_back("left out symlink '" + escape_path(path) + "': symlinks are never pushed");
+            continue;
+        }
         fs::path full = dir / child.name;
         add(make_item(path, full, st));
         if (is_dir) walk(path, full);

@@ -22,6 +22,8 @@ struct ScanOptions {
     std::optional<boost::filesystem::path> cache_file;
     // Relative paths never scanned: the state folder.
     std::vector<std::string> skip = {".exmsync"};
+    // false: symlinks are left out with a warning (a push never copies them).
+    bool record_symlinks = true;
     unsigned threads = 0;  // 0: one per core
     int attempts = 3;      // hashes of a file that keeps changing
 };

@@ -20,6 +20,7 @@ TempFile::~TempFile() {
 manifest::ScanResult scan_folder(const fs::path& folder, const SnapshotOptions& options, const fs::path& out) {
     manifest::ScanOptions scan;
     scan.filter = options.filter;
+    scan.record_symlinks = options.record_symlinks;
     if (options.use_cache) {
         if (options.cache_file) {
             scan.cache_file = options.cache_file;

@@ -19,6 +19,7 @@ inline constexpr const char* kStateFolder = ".exmsync";
 struct SnapshotOptions {
     manifest::Filter filter;
     bool use_cache = true;
+    bool record_symlinks = true;
     // Stat cache file; default: <folder>/.exmsync/statcache.
     std::optional<boost::filesystem::path> cache_file;
 };

@@ -27,9 +27,10 @@ usage: tools/bench-manifest.sh [options]
 EOF
 }
 
-die() { echo "bench-manifest: $*" >&2; exit 2; }
-
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bench_name=bench-manifest
+# die, build_binaries, build_type, medians, median, report
+source "$repo/tools/bench-lib.sh"
 files=100000
 runs=5
 build=build
@@ -96,48 +97,6 @@ trap cleanup EXIT
 mkdir -p "$results"
 
 # ---------------------------------------------------------------------------
-# Build
-
-build_binaries() {
-    exmsync_given=false
-    [ -z "$exmsync" ] || exmsync_given=true
-    local targets=()
-    [ -n "$gentree" ] || targets+=(exmsync-gentree)
-    [ -n "$exmsync" ] || $peers_only || targets+=(exmsync)
-    if [ ${#targets[@]} -gt 0 ]; then
-        local log=$work/build.log
-        # A new build dir is made Release; an existing one keeps its type (it is
-        # shown in the report), but is configured again if a failed configure
-        # left it without build files.
-        local type_arg=()
-        [ -f "$build/CMakeCache.txt" ] || type_arg=(-DCMAKE_BUILD_TYPE=Release)
-        if [ ${#type_arg[@]} -gt 0 ] || { [ ! -f "$build/Makefile" ] && [ ! -f "$build/build.ninja" ]; }; then
-            echo "bench-manifest: configuring $build" >&2
-            cmake -S "$repo" -B "$build" "${type_arg[@]}" >"$log" 2>&1 ||
-                { tail -20 "$log" >&2; die "cmake configure failed (log above); --gentree/--exmsync skip the build"; }
-        fi
-        echo "bench-manifest: building ${targets[*]}" >&2
-        cmake --build "$build" --target "${targets[@]}" -j "$(nproc)" >>"$log" 2>&1 ||
-            { tail -20 "$log" >&2; die "build failed (log above); --gentree/--exmsync skip the build"; }
-    fi
-    gentree=${gentree:-$build/tools/exmsync-gentree}
-    [ -x "$gentree" ] || die "no exmsync-gentree at $gentree"
-    if ! $peers_only; then
-        exmsync=${exmsync:-$build/tools/exmsync}
-        [ -x "$exmsync" ] || die "no exmsync at $exmsync"
-    fi
-}
-
-# A Debug build would make every number meaningless: say which one it is.
-build_type() {
-    if [ -f "$build/CMakeCache.txt" ] && ! $exmsync_given; then
-        echo "$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt") build"
-    else
-        echo "given with --exmsync, build type unknown"
-    fi
-}
-
-# ---------------------------------------------------------------------------
 # Trees: generated once, copied, every timestamp set to the same old time.
 
 make_trees() {
@@ -167,44 +126,6 @@ fill_caches() {
     [ "$rc" -eq 0 ] || echo "bench-manifest: WARNING: exmsync diff of two identical trees exited $rc (see $results/diff.out)" >&2
 }
 
-# ---------------------------------------------------------------------------
-# Timing. Each function prints one median per command, in seconds, one a line.
-
-# hyperfine runs the commands of one comparison in one invocation, so they
-# share the same conditions; -i because a measured diff may exit 1.
-medians_hyperfine() {
-    local name=$1; shift
-    local json=$results/$name.json
-    # Its warnings (outliers, failing runs) go to a log, to keep the table readable.
-    hyperfine --shell bash --warmup 1 --runs "$runs" -i --style none --export-json "$json" "$@" \
-        >/dev/null 2>"$results/$name.log" || { cat "$results/$name.log" >&2; die "hyperfine failed"; }
-    grep -o '"median": *[-0-9.eE+]*' "$json" | sed 's/.*: *//'
-}
-
-# Fallback without hyperfine: one warm-up run, then R timed runs each.
-medians_loop() {
-    shift  # name
-    local cmd i start end
-    for cmd in "$@"; do
-        bash -c "$cmd" >/dev/null 2>&1 || true
-        for ((i = 0; i < runs; i++)); do
-            start=$(date +%s%N)
-            bash -c "$cmd" >/dev/null 2>&1 || true
-            end=$(date +%s%N)
-            echo $(((end - start) / 1000))
-        done | median | awk '{ printf "%.6f\n", $1 / 1e6 }'
-    done
-}
-
-medians() {
-    if $have_hyperfine; then medians_hyperfine "$@"; else medians_loop "$@"; fi
-}
-
-# Median of numbers on stdin (the mean of the middle two for an even count).
-median() {
-    sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # Median max-RSS in KiB of a command run R times under /usr/bin/time.
 median_rss() {
     local i
@@ -212,31 +133,6 @@ median_rss() {
         /usr/bin/time -f %M -o "$results/rss.txt" "$@" >/dev/null 2>&1 || true
         tail -1 "$results/rss.txt"
     done | median
-}
-
-# ---------------------------------------------------------------------------
-# Report
-
-passes=0
-fails=0
-
-# report LABEL OURS_NAME OURS PEER_NAME PEER UNIT TARGET
-report() {
-    local label=$1 our_name=$2 ours=$3 peer_name=$4 peer=$5 unit=$6 target=$7 ratio verdict
-    local digits=3
-    [ "$unit" = KiB ] && digits=0
-    if [ -z "$ours" ]; then
-        printf '%-16s %-8s %10s %-3s   %-14s %10.*f %s\n' "$label" "$our_name" - "$unit" "$peer_name" "$digits" "$peer" "$unit"
-        return
-    fi
-    ratio=$(awk -v a="$ours" -v b="$peer" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }')
-    if awk -v r="$ratio" -v t="$target" 'BEGIN { exit !(r != "inf" && r + 0 <= t + 0) }'; then
-        verdict=PASS; passes=$((passes + 1))
-    else
-        verdict=FAIL; fails=$((fails + 1))
-    fi
-    printf '%-16s %-8s %10.*f %-3s   %-14s %10.*f %-3s   ratio %5s   (target <= %s)  %s\n' \
-        "$label" "$our_name" "$digits" "$ours" "$unit" "$peer_name" "$digits" "$peer" "$unit" "$ratio" "$target" "$verdict"
 }
 
 # ---------------------------------------------------------------------------

@@ -36,6 +36,12 @@ struct ScanFlags {
 using Runner = std::function<int()>;
 Runner add_manifest_command(CLI::App& app);
 Runner add_diff_command(CLI::App& app);
+Runner add_push_command(CLI::App& app);
+Runner add_pack_command(CLI::App& app);
+Runner add_apply_command(CLI::App& app);
+Runner add_recover_command(CLI::App& app);
+Runner add_history_command(CLI::App& app);
+Runner add_rollback_command(CLI::App& app);
 
 void print_warnings(const std::vector<std::string>& warnings, const std::string& where);
 

@@ -48,6 +48,12 @@ int main(int argc, char** argv) {
     };
     add(add_manifest_command);
     add(add_diff_command);
+    add(add_push_command);
+    add(add_pack_command);
+    add(add_apply_command);
+    add(add_recover_command);
+    add(add_history_command);
+    add(add_rollback_command);
 
     try {
         app.parse(argc, argv);

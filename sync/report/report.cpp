@@ -80,4 +80,45 @@ nlohmann::json diff_json(const manifest::DiffResult& diff) {
             {"changes", std::move(changes)}};
 }
 
+void write_changeset_short(std::ostream& out, const sync::Changeset& changeset, const std::string& indent) {
+    using sync::OpKind;
+    for (const auto& op : changeset.ops) {
+        out << indent;
+        switch (op.kind) {
+            case OpKind::Write: out << (op.base ? "M  " : "A  ") << manifest::escape_path(op.path); break;
+            case OpKind::Delete: out << "D  " << manifest::escape_path(op.path); break;
+            case OpKind::Rename:
+                out << "R  " << manifest::escape_path(op.from) << " -> " << manifest::escape_path(op.path);
+                break;
+            case OpKind::Mkdir: out << "A  " << manifest::escape_path(op.path) << '/'; break;
+            case OpKind::Rmdir: out << "D  " << manifest::escape_path(op.path) << '/'; break;
+        }
+        out << '\n';
+    }
+}
+
+nlohmann::json changeset_json(const sync::Changeset& changeset) { return nlohmann::json::parse(sync::encode(changeset)); }
+
+nlohmann::json push_json(const sync::PushReport& report, bool dry_run) {
+    nlohmann::json targets = nlohmann::json::array();
+    for (const auto& t : report.targets) {
+        nlohmann::json j = {{"target", t.target}, {"ok", t.ok}, {"in_sync_before", t.already_in_sync}};
+        if (!t.ok) j["error"] = t.error;
+        j["writes"] = t.changes.writes;
+        j["bytes"] = t.changes.bytes;
+        j["deletes"] = t.changes.deletes;
+        j["renames"] = t.changes.renames;
+        j["mkdirs"] = t.changes.mkdirs;
+        j["rmdirs"] = t.changes.rmdirs;
+        if (!t.apply_id.empty()) j["apply_id"] = t.apply_id;
+        nlohmann::json drift = nlohmann::json::array();
+        for (const auto& p : t.drift) drift.push_back(path_json(p));
+        j["drift"] = drift;
+        if (dry_run) j["changeset"] = changeset_json(t.changeset);
+        targets.push_back(std::move(j));
+    }
+    return {{"dry_run", dry_run}, {"ok", report.all_ok()}, {"source", stats_json(report.source.stats)},
+            {"targets", targets}};
+}
+
 }  // namespace exmsync::report

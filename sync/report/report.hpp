@@ -9,6 +9,8 @@
 #include "manifest/diff.hpp"
 #include "manifest/format.hpp"
 #include "manifest/scanner.hpp"
+#include "sync/changeset.hpp"
+#include "sync/push.hpp"
 
 namespace exmsync::report {
 
@@ -26,5 +28,10 @@ void write_manifest_json(std::ostream& out, manifest::EntryStream& entries, cons
 // `git status --short` style: "M  path", "R  old -> new"; directories end in '/'.
 void write_diff_short(std::ostream& out, const manifest::DiffResult& diff);
 nlohmann::json diff_json(const manifest::DiffResult& diff);
+
+// One line per operation, in the same short style, each after `indent`.
+void write_changeset_short(std::ostream& out, const sync::Changeset& changeset, const std::string& indent);
+nlohmann::json changeset_json(const sync::Changeset& changeset);
+nlohmann::json push_json(const sync::PushReport& report, bool dry_run);
 
 }  // namespace exmsync::report

@@ -1,0 +1,213 @@
+// write_archive: packs a changeset and its content into one reproducible
+// archive (see archive.hpp for the layout).
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <boost/filesystem/operations.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "manifest/escape.hpp"
+#include "sync/archive.hpp"
+#include "sync/error.hpp"
+
+namespace exmsync::sync {
+namespace {
+
+namespace fs = boost::filesystem;
+
+// Fixed so that the same inputs give the same bytes (with the same libzstd).
+// zstd's default level: packing stays cheap next to the transfer it saves.
+constexpr const char* kZstdLevel = "3";
+constexpr std::size_t kBufferSize = 64 * 1024;
+
+std::string quoted(const std::string& name) { return "'" + manifest::escape_path(name) + "'"; }
+
+[[noreturn]] void fail(const std::string& file, const std::string& cause) {
+    throw Error("cannot write archive " + file + ": " + cause);
+}
+
+// Where the bytes go: stdout, or a temporary file beside `file` that becomes
+// `file` only in commit(), so a failure never leaves a partial archive.
+class Output {
+public:
+    explicit Output(const std::string& file) : file_(file) {
+        if (file == "-") {
+            // A Windows build must put stdout in binary mode first (_setmode).
+            stream_ = stdout;
+            return;
+        }
+        temp_ = fs::path(file).parent_path() / fs::unique_path(fs::path(file).filename().string() + ".tmp-%%%%%%%%");
+        stream_ = std::fopen(temp_.string().c_str(), "wbx");
+        if (!stream_) fail(file_, std::string("cannot create ") + temp_.string() + ": " + std::strerror(errno));
+    }
+    ~Output() {
+        if (temp_.empty()) return;
+        if (stream_) std::fclose(stream_);
+        boost::system::error_code ignored;
+        fs::remove(temp_, ignored);
+    }
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+
+    FILE* stream() const { return stream_; }
+
+    void commit() {
+        if (std::fflush(stream_) != 0) fail(file_, std::strerror(errno));
+        if (temp_.empty()) return;
+        FILE* stream = stream_;
+        stream_ = nullptr;
+        // Some file systems only report a failed write when the file closes.
+        if (std::fclose(stream) != 0) fail(file_, std::strerror(errno));
+        boost::system::error_code ec;
+        fs::rename(temp_, file_, ec);
+        if (ec) fail(file_, "cannot rename " + temp_.string() + " into place: " + ec.message());
+        temp_.clear();
+    }
+
+private:
+    std::string file_;
+    fs::path temp_;
+    FILE* stream_ = nullptr;
+};
+
+struct WriteDeleter {
+    void operator()(archive* a) const { archive_write_free(a); }
+};
+struct EntryDeleter {
+    void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+
+class Packer {
+public:
+    Packer(const std::string& file, FILE* out) : file_(file), a_(archive_write_new()) {
+        if (!a_) fail(file_, "out of memory");
+        check(archive_write_set_format_pax_restricted(a_.get()));
+        check(archive_write_add_filter_zstd(a_.get()));
+        check(archive_write_set_filter_option(a_.get(), "zstd", "compression-level", kZstdLevel));
+        // Raw path bytes in the pax header whatever the locale: paths are
+        // bytes, and a locale-dependent conversion would change the archive.
+        check(archive_write_set_format_option(a_.get(), "pax", "hdrcharset", "BINARY"));
+        // No zero padding after the zstd frame: readers would take it for a
+        // second, broken frame.
+        check(archive_write_set_bytes_in_last_block(a_.get(), 1));
+        check(archive_write_open_FILE(a_.get(), out));
+    }
+
+    void add(const std::string& name, const std::string& bytes) {
+        header(name, bytes.size());
+        if (!bytes.empty()) write(bytes.data(), bytes.size());
+        check(archive_write_finish_entry(a_.get()));
+    }
+
+    // Copies exactly `size` bytes; content that ends early or goes on means
+    // the source changed after the changeset was planned.
+    void add(const std::string& name, std::uint64_t size, transport::Reader& content) {
+        header(name, size);
+        std::vector<char> buffer(kBufferSize);
+        std::uint64_t left = size;
+        while (left > 0) {
+            std::size_t n = content.read(buffer.data(), left < buffer.size() ? left : buffer.size());
+            if (n == 0) changed(name, size, "only " + std::to_string(size - left) + " bytes came");
+            write(buffer.data(), n);
+            left -= n;
+        }
+        if (content.read(buffer.data(), 1) != 0) changed(name, size, "more came");
+        check(archive_write_finish_entry(a_.get()));
+    }
+
+    void finish() { check(archive_write_close(a_.get())); }
+
+private:
+    // Everything that could vary between two runs is pinned: time, owner, mode.
+    void header(const std::string& name, std::uint64_t size) {
+        std::unique_ptr<archive_entry, EntryDeleter> e(archive_entry_new());
+        archive_entry_set_pathname(e.get(), name.c_str());
+        archive_entry_set_filetype(e.get(), AE_IFREG);
+        archive_entry_set_perm(e.get(), 0644);
+        archive_entry_set_size(e.get(), static_cast<la_int64_t>(size));
+        archive_entry_set_mtime(e.get(), 0, 0);
+        archive_entry_set_uid(e.get(), 0);
+        archive_entry_set_gid(e.get(), 0);
+        check(archive_write_header(a_.get(), e.get()));
+    }
+
+    void write(const char* data, std::size_t size) {
+        if (archive_write_data(a_.get(), data, size) != static_cast<la_ssize_t>(size)) check(ARCHIVE_FATAL);
+    }
+
+    void check(int status) const {
+        if (status != ARCHIVE_OK) {
+            const char* why = archive_error_string(a_.get());
+            fail(file_, why ? why : "libarchive error " + std::to_string(status));
+        }
+    }
+
+    [[noreturn]] void changed(const std::string& name, std::uint64_t size, const std::string& what) const {
+        fail(file_, quoted(name) + " should hold " + std::to_string(size) + " bytes but " + what +
+                        ": the source changed while packing; plan the changeset again");
+    }
+
+    std::string file_;
+    std::unique_ptr<archive, WriteDeleter> a_;
+};
+
+// The feed items the archive holds after the metadata, in archive order.
+struct Item {
+    std::string feed_name;
+    std::string entry_name;
+    const Op* op = nullptr;  // null for the manifest
+};
+
+std::vector<Item> items_of(const std::string& file, const Changeset& changeset) {
+    std::vector<Item> items;
+    for (const auto& op : changeset.ops) {
+        if (op.kind != OpKind::Write) continue;
+        std::string name = kFilePrefix + op.path;
+        if (auto problem = archive_name_problem(name); !problem.empty())
+            fail(file, "cannot carry " + quoted(op.path) + " in an archive: the path has " + problem);
+        items.push_back({name, name, &op});
+    }
+    items.push_back({kManifestItem, kArchiveManifest, nullptr});
+    return items;
+}
+
+// Streams the feed into the packer, insisting on archive order: buffering
+// out-of-order content could need as much memory as the whole changeset.
+void pack_content(const std::string& file, const std::vector<Item>& items, ContentFeed& content, Packer& packer) {
+    std::size_t next = 0;
+    content.each([&](const std::string& name, std::uint64_t size, transport::Reader& reader) {
+        if (next == items.size() || name != items[next].feed_name)
+            fail(file, "the content source delivered " + quoted(name) + " where " +
+                           (next == items.size() ? "nothing more" : quoted(items[next].feed_name)) +
+                           " was due; it must deliver the written files in changeset order, then the manifest");
+        const Item& item = items[next++];
+        if (item.op && size != item.op->size)
+            fail(file, quoted(name) + " has " + std::to_string(size) + " bytes where the changeset says " +
+                           std::to_string(item.op->size) + ": the source changed while packing; plan again");
+        packer.add(item.entry_name, item.op ? item.op->size : size, reader);
+    });
+    if (next != items.size())
+        fail(file, "the content source ended before " + quoted(items[next].feed_name));
+}
+
+}  // namespace
+
+void write_archive(const std::string& file, const Changeset& changeset, ContentFeed& content) {
+    validate(changeset, file);
+    std::vector<Item> items = items_of(file, changeset);
+    Output output(file);
+    {
+        Packer packer(file, output.stream());
+        packer.add(kArchiveMetadata, encode(changeset));
+        pack_content(file, items, content, packer);
+        packer.finish();
+    }
+    output.commit();
+}
+
+}  // namespace exmsync::sync

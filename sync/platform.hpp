@@ -1,0 +1,17 @@
+// The few facts about this process and machine that sync needs (the lock
+// records who holds it). POSIX lives in platform.cpp; a Windows build swaps it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace exmsync::sync::platform {
+
+std::string host_name();
+std::int64_t process_id();
+// False only when this machine has no process with that id.
+bool process_alive(std::int64_t pid);
+// UTC, ISO 8601 with seconds: 2026-11-28T20:15:03Z.
+std::string utc_now();
+
+}  // namespace exmsync::sync::platform

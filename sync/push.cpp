@@ -1,0 +1,141 @@
+#include "sync/push.hpp"
+
+#include <boost/filesystem/operations.hpp>
+
+#include "manifest/diff.hpp"
+#include "manifest/file_system.hpp"
+#include "sync/feeds.hpp"
+#include "sync/log.hpp"
+#include "transport/transport.hpp"
+
+namespace exmsync::sync {
+namespace fs = boost::filesystem;
+
+bool PushReport::all_ok() const {
+    for (const auto& t : targets)
+        if (!t.ok) return false;
+    return true;
+}
+
+namespace {
+
+constexpr std::size_t kDriftShown = 20;
+
+// Paths that differ between the manifest recorded at the last push and what
+// the target holds now: someone edited the target by hand.
+std::vector<std::string> find_drift(transport::Transport& t, const StateLayout& state, const fs::path& actual) {
+    auto current = current_apply(t, state);
+    if (!current || !exists(t, state.manifest(*current))) return {};
+    TempFile recorded;
+    {
+        auto reader = t.open_read(state.manifest(*current));
+        std::ofstream out(recorded.path().string(), std::ios::binary);
+        char buffer[65536];
+        while (std::size_t n = reader->read(buffer, sizeof buffer)) out.write(buffer, static_cast<std::streamsize>(n));
+    }
+    manifest::ManifestReader before(recorded.path()), now(actual);
+    manifest::DiffOptions plain;
+    plain.detect_renames = false;
+    std::vector<std::string> drift;
+    for (const auto& c : manifest::diff_streams(before, now, plain).changes) drift.push_back(c.path);
+    return drift;
+}
+
+void check_guards(const TargetResult& r, const manifest::ScanResult& source, const std::string& source_path,
+                  const PushOptions& options) {
+    std::uint64_t losing = r.changes.deletes + r.changes.rmdirs;
+    if (losing > 0 && source.stats.files == 0)
+        throw Error("source " + source_path + " holds no files; refusing to delete " + std::to_string(losing) +
+                    " entries on " + r.target + " (is the source share mounted?)");
+    if (r.changes.deletes > options.max_delete)
+        throw Error("push would delete " + std::to_string(r.changes.deletes) + " files on " + r.target +
+                    ", more than --max-delete " + std::to_string(options.max_delete) +
+                    "; check the source, or raise --max-delete");
+}
+
+}  // namespace
+
+std::unique_ptr<PushSource> PushSource::open(const std::string& source, const PushOptions& options) {
+    boost::system::error_code ec;
+    if (!fs::is_directory(source, ec))
+        throw Error("source " + source + " is not a folder; check the path (is the share mounted?)");
+    auto s = std::make_unique<PushSource>();
+    s->root = fs::absolute(source);
+    s->manifest = std::make_unique<TempFile>();
+    SnapshotOptions scan = options.scan;
+    scan.record_symlinks = false;
+    s->scan = scan_folder(s->root, scan, s->manifest->path());
+    s->tree = transport::open_transport(s->root.string());
+    return s;
+}
+
+TargetResult push_to(transport::Transport& target, const std::string& name, const PushSource& source,
+                     const PushOptions& options) {
+    TargetResult r;
+    r.target = name;
+    auto local = target.local_path();
+    if (!local) throw Error("target " + name + ": only folders and mounted shares can be pushed to by this build");
+
+    // An interrupted apply is finished (or undone) before the target is
+    // scanned, so the plan starts from what the target really holds.
+    recover(target, options.state, false);
+    TempFile actual;
+    SnapshotOptions scan = options.scan;
+    scan.use_cache = true;
+    scan.cache_file.reset();  // each target keeps its own cache in its state folder
+    scan_folder(*local, scan, actual.path());
+    r.drift = find_drift(target, options.state, actual.path());
+
+    manifest::ManifestReader target_stream(actual.path()), source_stream(source.manifest->path());
+    auto diff = manifest::diff_streams(target_stream, source_stream);
+    auto mtime_of = [&](const std::string& path) { return manifest::stat_path(source.root / path).mtime_ns; };
+    r.changeset = plan_changeset(diff, mtime_of, options.plan);
+    r.changes = count_changes(r.changeset);
+    if (r.changeset.empty()) {
+        r.ok = r.already_in_sync = true;
+        return r;
+    }
+    check_guards(r, source.scan, source.root.string(), options);
+    TempFile after;
+    manifest::ManifestReader base(actual.path());
+    manifest_after(base, r.changeset, after.path());
+    if (options.dry_run) {
+        r.ok = true;
+        return r;
+    }
+    TreeFeed feed(*source.tree, r.changeset, after.path());
+    ApplyOptions apply;
+    apply.state = options.state;
+    apply.kind = "push";
+    r.apply_id = apply_changeset(target, r.changeset, feed, apply).apply_id;
+    r.ok = true;
+    return r;
+}
+
+PushReport push(const std::string& source, const std::vector<std::string>& targets, const PushOptions& options,
+                const TargetDone& on_done) {
+    PushReport report;
+    auto src = PushSource::open(source, options);
+    report.source = src->scan;
+    for (const auto& w : report.source.warnings) log::warn("{}: {}", source, w);
+
+    for (const auto& url : targets) {
+        TargetResult r;
+        std::string name = transport::redact_url(url);
+        try {
+            transport::OpenOptions open;
+            open.flush_each_file = false;  // one flush for the whole staging instead of one per file
+            auto target = transport::open_transport(url, open);
+            r = push_to(*target, name, *src, options);
+        } catch (const std::exception& e) {
+            r.target = name;
+            r.ok = false;
+            r.error = e.what();
+        }
+        if (on_done) on_done(r);
+        report.targets.push_back(std::move(r));
+    }
+    return report;
+}
+
+}  // namespace exmsync::sync

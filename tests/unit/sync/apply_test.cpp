@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/random_tree.hpp"
+#include "sync/apply.hpp"
+#include "sync/lock.hpp"
+#include "sync/platform.hpp"
+#include "sync/push.hpp"
+#include "sync/snapshot.hpp"
+#include "transport/local.hpp"
+
+using namespace exmsync;
+using namespace exmsync::testing;
+
+namespace {
+
+manifest::Hash128 root_of(const fs::path& tree) {
+    sync::TempFile m;
+    sync::SnapshotOptions options;
+    options.use_cache = false;
+    return sync::scan_folder(tree, options, m.path()).root;
+}
+
+sync::TargetResult push_one(const fs::path& source, const fs::path& target, sync::PushOptions options = {}) {
+    auto report = sync::push(source.string(), {target.string()}, options);
+    return report.targets.at(0);
+}
+
+std::int64_t dead_pid() {
+    pid_t child = ::fork();
+    if (child == 0) std::_Exit(0);
+    ::waitpid(child, nullptr, 0);
+    return child;
+}
+
+}  // namespace
+
+TEST(Push, MakesTargetsEqualAndSecondPushDoesNothing) {
+    TempDir dir;
+    TreeMaker(7).make(dir / "src");
+    for (auto t : {"t1", "t2"}) fs::create_directories(dir / t);
+    auto report = sync::push((dir / "src").string(), {(dir / "t1").string(), (dir / "t2").string()}, {});
+    ASSERT_TRUE(report.all_ok()) << report.targets[0].error;
+    EXPECT_EQ(root_of(dir / "t1"), root_of(dir / "src"));
+    EXPECT_EQ(root_of(dir / "t2"), root_of(dir / "src"));
+    EXPECT_EQ(fs::last_write_time(dir / "t1/d0/t0.html"), fs::last_write_time(dir / "src/d0/t0.html"));
+    auto again = push_one(dir / "src", dir / "t1");
+    EXPECT_TRUE(again.ok && again.already_in_sync);
+}
+
+TEST(Push, HandEditIsReportedAsDriftAndOverwrittenWithBackup) {
+    TempDir dir;
+    TreeMaker(8).make(dir / "src");
+    fs::create_directories(dir / "t");
+    ASSERT_TRUE(push_one(dir / "src", dir / "t").ok);
+    write_file(dir / "t/d1/t1.html", "edited by hand on the server");
+    auto r = push_one(dir / "src", dir / "t");
+    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_EQ(r.drift, std::vector<std::string>{"d1/t1.html"});
+    EXPECT_EQ(read_file(dir / "t/d1/t1.html"), read_file(dir / "src/d1/t1.html"));
+    bool kept = false;
+    for (fs::recursive_directory_iterator it(dir / "t/.exmsync/backup"), end; it != end; ++it)
+        kept = kept || (fs::is_regular_file(it->path()) && read_file(it->path()) == "edited by hand on the server");
+    EXPECT_TRUE(kept);
+}
+
+TEST(Push, EmptySourceNeverDeletesTargetFiles) {
+    TempDir dir;
+    TreeMaker(9).make(dir / "t");
+    fs::create_directories(dir / "empty-src");
+    auto before = root_of(dir / "t");
+    auto r = push_one(dir / "empty-src", dir / "t");
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("holds no files"), std::string::npos) << r.error;
+    EXPECT_EQ(root_of(dir / "t"), before);
+    EXPECT_THROW(sync::push((dir / "not-mounted").string(), {(dir / "t").string()}, {}), sync::Error);
+    EXPECT_EQ(root_of(dir / "t"), before);
+}
+
+TEST(Push, MaxDeleteGuard) {
+    TempDir dir;
+    TreeMaker(10).make(dir / "src");
+    fs::create_directories(dir / "t");
+    ASSERT_TRUE(push_one(dir / "src", dir / "t").ok);
+    fs::remove_all(dir / "src/d0");
+    fs::remove_all(dir / "src/d1");
+    sync::PushOptions options;
+    options.max_delete = 5;
+    auto before = root_of(dir / "t");
+    auto r = push_one(dir / "src", dir / "t", options);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("--max-delete 5"), std::string::npos) << r.error;
+    EXPECT_EQ(root_of(dir / "t"), before);
+}
+
+TEST(Push, NoDeleteKeepsTargetOnlyFiles) {
+    TempDir dir;
+    TreeMaker(11).make(dir / "src");
+    fs::create_directories(dir / "t");
+    write_file(dir / "t/local-only.html", "mine");
+    sync::PushOptions options;
+    options.plan.deletes = false;
+    ASSERT_TRUE(push_one(dir / "src", dir / "t", options).ok);
+    EXPECT_TRUE(fs::exists(dir / "t/local-only.html"));
+    EXPECT_TRUE(push_one(dir / "src", dir / "t", options).already_in_sync);
+}
+
+TEST(Lock, SecondApplyFailsNamingTheHolder) {
+    TempDir dir;
+    TreeMaker(12).make(dir / "src");
+    fs::create_directories(dir / "t");
+    auto t = transport::make_local_transport(dir / "t");
+    sync::TargetLock held(*t, sync::StateLayout{});
+    auto r = push_one(dir / "src", dir / "t");
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("locked by another exmsync"), std::string::npos) << r.error;
+    EXPECT_NE(r.error.find("pid " + std::to_string(::getpid())), std::string::npos) << r.error;
+    EXPECT_FALSE(fs::exists(dir / "t/d0"));
+    held.release();
+    EXPECT_TRUE(push_one(dir / "src", dir / "t").ok);
+}
+
+TEST(Lock, StaleLockIsReportedAndBrokenOnlyByRecover) {
+    TempDir dir;
+    TreeMaker(13).make(dir / "src");
+    fs::create_directories(dir / "t/.exmsync");
+    std::int64_t pid = dead_pid();
+    write_file(dir / "t/.exmsync/lock", "host=" + sync::platform::host_name() + "\npid=" + std::to_string(pid) +
+                                           "\nsince=2026-01-01T00:00:00Z\n");
+    auto r = push_one(dir / "src", dir / "t");
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("stale lock"), std::string::npos) << r.error;
+    EXPECT_NE(r.error.find("exmsync recover"), std::string::npos) << r.error;
+    EXPECT_TRUE(fs::exists(dir / "t/.exmsync/lock"));
+    auto t = transport::make_local_transport(dir / "t");
+    EXPECT_THROW(sync::TargetLock(*t, sync::StateLayout{}, false), sync::LockedError);
+    auto report = sync::recover(*t, sync::StateLayout{}, true);
+    EXPECT_TRUE(report.broke_stale_lock);
+    EXPECT_TRUE(push_one(dir / "src", dir / "t").ok);
+}
+
+TEST(Lock, LockOfAnotherHostIsNeverBrokenAutomatically) {
+    TempDir dir;
+    fs::create_directories(dir / "t/.exmsync");
+    write_file(dir / "t/.exmsync/lock", "host=some-other-cm\npid=1\nsince=2026-01-01T00:00:00Z\n");
+    auto t = transport::make_local_transport(dir / "t");
+    try {
+        sync::recover(*t, sync::StateLayout{}, true);
+        FAIL();
+    } catch (const sync::LockedError& e) {
+        EXPECT_NE(std::string(e.what()).find("some-other-cm"), std::string::npos);
+    }
+}

@@ -1,0 +1,45 @@
+// exmsync pack SOURCE --base MANIFEST -o FILE: a changeset archive for one target.
+#include <iostream>
+#include <memory>
+
+#include "sync/pack.hpp"
+#include "tools/commands.hpp"
+
+namespace exmsync::cli {
+namespace {
+
+struct PackArgs {
+    std::string source;
+    std::string base;
+    std::string output;
+    bool no_delete = false;
+    ScanFlags scan;
+};
+
+int run_pack(const PackArgs& args) {
+    sync::PackOptions options;
+    options.scan = args.scan.snapshot_options();
+    options.plan.deletes = !args.no_delete;
+    auto report = sync::pack(args.source, args.base, args.output, options);
+    auto c = sync::count_changes(report.changeset);
+    std::cout << args.output << ": changeset " << report.changeset.id() << ", " << c.writes << " writes (" << c.bytes
+              << " bytes), " << c.deletes << " deletes, " << c.renames << " renames, folders +" << c.mkdirs << " -"
+              << c.rmdirs << '\n';
+    return kOk;
+}
+
+}  // namespace
+
+Runner add_pack_command(CLI::App& app) {
+    auto args = std::make_shared<PackArgs>();
+    auto* cmd = app.add_subcommand("pack", "Write the changeset archive that brings a target holding MANIFEST up "
+                                           "to date with SOURCE (apply it there with 'exmsync apply')");
+    cmd->add_option("SOURCE", args->source, "The source folder")->required();
+    cmd->add_option("--base", args->base, "The target's manifest ('exmsync manifest TARGET -o FILE')")->required();
+    cmd->add_option("-o,--output", args->output, "The archive to write")->required();
+    cmd->add_flag("--no-delete", args->no_delete, "Keep files that only the target has");
+    args->scan.add_to(*cmd);
+    return [args] { return run_pack(*args); };
+}
+
+}  // namespace exmsync::cli
