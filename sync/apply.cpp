@@ -409,7 +409,14 @@ ApplyReport apply_changeset(Transport& t, const Changeset& cs, ContentFeed& cont
         nothing.recovered_first = recovered;
         return nothing;
     }
-    check_base(t, cs);
+    try {
+        check_base(t, cs);
+    } catch (const DriftError& e) {
+        auto current = current_apply(t, options.state);
+        if (current && current->size() > 17 && current->substr(7) == cs.id())
+            throw DriftError(std::string(e.what()) + " (this changeset is already applied, as " + *current + ")");
+        throw;
+    }
     std::string apply_id = next_apply_id(t, options.state, cs);
     stage(t, cs, content, options, apply_id);
     write_journal(t, options.state, apply_id);

@@ -1,6 +1,7 @@
 #include "sync/push.hpp"
 
 #include <boost/filesystem/operations.hpp>
+#include <chrono>
 
 #include "manifest/diff.hpp"
 #include "manifest/file_system.hpp"
@@ -19,7 +20,9 @@ bool PushReport::all_ok() const {
 
 namespace {
 
-constexpr std::size_t kDriftShown = 20;
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 // Paths that differ between the manifest recorded at the last push and what
 // the target holds now: someone edited the target by hand.
@@ -78,12 +81,15 @@ TargetResult push_to(transport::Transport& target, const std::string& name, cons
 
     // An interrupted apply is finished (or undone) before the target is
     // scanned, so the plan starts from what the target really holds.
+    auto start = std::chrono::steady_clock::now();
     recover(target, options.state, false);
     TempFile actual;
     SnapshotOptions scan = options.scan;
     scan.use_cache = true;
     scan.cache_file.reset();  // each target keeps its own cache in its state folder
-    scan_folder(*local, scan, actual.path());
+    auto scanned = scan_folder(*local, scan, actual.path());
+    log::info("{}: scanned {} files ({} hashed) in {:.2f} s", name, scanned.stats.files, scanned.stats.hashed_files,
+              seconds_since(start));
     r.drift = find_drift(target, options.state, actual.path());
 
     manifest::ManifestReader target_stream(actual.path()), source_stream(source.manifest->path());
@@ -107,7 +113,9 @@ TargetResult push_to(transport::Transport& target, const std::string& name, cons
     ApplyOptions apply;
     apply.state = options.state;
     apply.kind = "push";
+    auto applying = std::chrono::steady_clock::now();
     r.apply_id = apply_changeset(target, r.changeset, feed, apply).apply_id;
+    log::info("{}: applied {} operations in {:.2f} s", name, r.changeset.ops.size(), seconds_since(applying));
     r.ok = true;
     return r;
 }
@@ -115,8 +123,11 @@ TargetResult push_to(transport::Transport& target, const std::string& name, cons
 PushReport push(const std::string& source, const std::vector<std::string>& targets, const PushOptions& options,
                 const TargetDone& on_done) {
     PushReport report;
+    auto start = std::chrono::steady_clock::now();
     auto src = PushSource::open(source, options);
     report.source = src->scan;
+    log::info("source {}: scanned {} files ({} hashed) in {:.2f} s", source, src->scan.stats.files,
+              src->scan.stats.hashed_files, seconds_since(start));
     for (const auto& w : report.source.warnings) log::warn("{}: {}", source, w);
 
     for (const auto& url : targets) {

@@ -104,6 +104,16 @@ int run_rollback(const TargetArgs& args) {
     options.scan = args.scan.snapshot_options();
     options.dry_run = args.dry_run;
     auto report = sync::rollback(args.root, args.to, options);
+    if (args.json) {
+        auto c = sync::count_changes(report.changeset);
+        std::cout << nlohmann::json{{"root", args.root}, {"to", report.to_apply}, {"dry_run", args.dry_run},
+                                    {"apply_id", report.applied.apply_id}, {"writes", c.writes},
+                                    {"deletes", c.deletes}, {"renames", c.renames},
+                                    {"changeset", report::changeset_json(report.changeset)}}
+                         .dump(2)
+                  << '\n';
+        return kOk;
+    }
     if (report.changeset.empty()) {
         std::cout << args.root << ": already as after " << report.to_apply << '\n';
     } else if (args.dry_run) {

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
     using namespace exmsync::cli;
     CLI::App app{"exmsync: keep the EXM templates and configs of a scaled Sitecore install identical across servers"};
     app.require_subcommand(1);
+    app.fallthrough();  // -v and -q also work after the command name
     app.set_version_flag("--version", "exmsync 0.1.0");
     GlobalOptions global;
     app.add_flag("-v,--verbose", global.verbose, "More log output on stderr (repeat for debug)");
