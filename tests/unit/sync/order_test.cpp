@@ -1,0 +1,75 @@
+// Commit order and symlinks on the target, seen through a transport that
+// records what the apply does.
+#include <gtest/gtest.h>
+
+#include "support/faulty_transport.hpp"
+#include "support/random_tree.hpp"
+#include "sync/push.hpp"
+#include "transport/local.hpp"
+
+using namespace exmsync;
+using namespace exmsync::testing;
+
+namespace {
+
+class RecordingTransport : public FaultyTransport {
+public:
+    using FaultyTransport::FaultyTransport;
+    void rename(const std::string& from, const std::string& to) override {
+        renames.push_back(to);
+        FaultyTransport::rename(from, to);
+    }
+    std::vector<std::string> renames;
+};
+
+sync::TargetResult push_recorded(const fs::path& source, const fs::path& target, RecordingTransport*& out,
+                                 std::unique_ptr<transport::Transport>& keep) {
+    sync::PushOptions options;
+    auto src = sync::PushSource::open(source.string(), options);
+    keep = transport::make_local_transport(target);
+    out = new RecordingTransport(*keep);
+    return sync::push_to(*out, target.string(), *src, options);
+}
+
+}  // namespace
+
+TEST(CommitOrder, ConfigFilesAreMovedIntoPlaceLast) {
+    TempDir dir;
+    write_file(dir / "src/App_Config/Include/EmailExperience/Sitecore.EXM.config", "<config/>");
+    write_file(dir / "src/Web.config", "<web/>");
+    for (int i = 0; i < 10; ++i) write_file(dir / ("src/Imported/t" + std::to_string(i) + ".html"), "t");
+    write_file(dir / "src/zzz/last-by-name.html", "z");
+    fs::create_directories(dir / "t");
+    RecordingTransport* recorded = nullptr;
+    std::unique_ptr<transport::Transport> keep;
+    auto r = push_recorded(dir / "src", dir / "t", recorded, keep);
+    std::unique_ptr<RecordingTransport> owner(recorded);
+    ASSERT_TRUE(r.ok) << r.error;
+    std::vector<std::string> into_place;
+    for (const auto& to : recorded->renames)
+        if (to.rfind(".exmsync", 0) != 0) into_place.push_back(to);
+    ASSERT_EQ(into_place.size(), 13u);
+    EXPECT_EQ(into_place[11], "App_Config/Include/EmailExperience/Sitecore.EXM.config");
+    EXPECT_EQ(into_place[12], "Web.config");
+}
+
+TEST(Symlinks, SourceLinksAreNotPushedAndTargetLinksAreReplacedNotFollowed) {
+    TempDir dir, outside;
+    write_file(outside / "sentinel.html", "do not touch");
+    write_file(dir / "src/evil/inside.html", "real folder on the source");
+    write_file(dir / "src/page.html", "page");
+    fs::create_symlink(outside.path(), dir / "src/link-on-source");
+    fs::create_directories(dir / "t");
+    fs::create_symlink(outside.path(), dir / "t/evil");  // planted on the target
+    auto report = sync::push((dir / "src").string(), {(dir / "t").string()}, {});
+    ASSERT_TRUE(report.all_ok()) << report.targets[0].error;
+    bool warned = false;
+    for (const auto& w : report.source.warnings) warned = warned || w.find("link-on-source") != std::string::npos;
+    EXPECT_TRUE(warned) << (report.source.warnings.empty() ? "no warnings" : report.source.warnings[0]);
+    EXPECT_FALSE(fs::exists(fs::symlink_status(dir / "t/link-on-source")));
+    EXPECT_FALSE(fs::is_symlink(dir / "t/evil"));
+    EXPECT_EQ(read_file(dir / "t/evil/inside.html"), "real folder on the source");
+    EXPECT_EQ(read_file(outside / "sentinel.html"), "do not touch");
+    EXPECT_FALSE(fs::exists(outside / "inside.html"));
+    EXPECT_EQ(std::distance(fs::directory_iterator(outside.path()), fs::directory_iterator()), 1);
+}
