@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "support/random_tree.hpp"
+#include "support/tree_root.hpp"
 #include "sync/apply.hpp"
 #include "sync/lock.hpp"
 #include "sync/platform.hpp"
@@ -14,13 +15,6 @@ using namespace exmsync;
 using namespace exmsync::testing;
 
 namespace {
-
-manifest::Hash128 root_of(const fs::path& tree) {
-    sync::TempFile m;
-    sync::SnapshotOptions options;
-    options.use_cache = false;
-    return sync::scan_folder(tree, options, m.path()).root;
-}
 
 sync::TargetResult push_one(const fs::path& source, const fs::path& target, sync::PushOptions options = {}) {
     auto report = sync::push(source.string(), {target.string()}, options);
@@ -42,8 +36,8 @@ TEST(Push, MakesTargetsEqualAndSecondPushDoesNothing) {
     for (auto t : {"t1", "t2"}) fs::create_directories(dir / t);
     auto report = sync::push((dir / "src").string(), {(dir / "t1").string(), (dir / "t2").string()}, {});
     ASSERT_TRUE(report.all_ok()) << report.targets[0].error;
-    EXPECT_EQ(root_of(dir / "t1"), root_of(dir / "src"));
-    EXPECT_EQ(root_of(dir / "t2"), root_of(dir / "src"));
+    EXPECT_EQ(tree_root(dir / "t1"), tree_root(dir / "src"));
+    EXPECT_EQ(tree_root(dir / "t2"), tree_root(dir / "src"));
     EXPECT_EQ(fs::last_write_time(dir / "t1/d0/t0.html"), fs::last_write_time(dir / "src/d0/t0.html"));
     auto again = push_one(dir / "src", dir / "t1");
     EXPECT_TRUE(again.ok && again.already_in_sync);
@@ -69,13 +63,13 @@ TEST(Push, EmptySourceNeverDeletesTargetFiles) {
     TempDir dir;
     TreeMaker(9).make(dir / "t");
     fs::create_directories(dir / "empty-src");
-    auto before = root_of(dir / "t");
+    auto before = tree_root(dir / "t");
     auto r = push_one(dir / "empty-src", dir / "t");
     EXPECT_FALSE(r.ok);
     EXPECT_NE(r.error.find("holds no files"), std::string::npos) << r.error;
-    EXPECT_EQ(root_of(dir / "t"), before);
+    EXPECT_EQ(tree_root(dir / "t"), before);
     EXPECT_THROW(sync::push((dir / "not-mounted").string(), {(dir / "t").string()}, {}), sync::Error);
-    EXPECT_EQ(root_of(dir / "t"), before);
+    EXPECT_EQ(tree_root(dir / "t"), before);
 }
 
 TEST(Push, MaxDeleteGuard) {
@@ -87,11 +81,11 @@ TEST(Push, MaxDeleteGuard) {
     fs::remove_all(dir / "src/d1");
     sync::PushOptions options;
     options.max_delete = 5;
-    auto before = root_of(dir / "t");
+    auto before = tree_root(dir / "t");
     auto r = push_one(dir / "src", dir / "t", options);
     EXPECT_FALSE(r.ok);
     EXPECT_NE(r.error.find("--max-delete 5"), std::string::npos) << r.error;
-    EXPECT_EQ(root_of(dir / "t"), before);
+    EXPECT_EQ(tree_root(dir / "t"), before);
 }
 
 TEST(Push, NoDeleteKeepsTargetOnlyFiles) {

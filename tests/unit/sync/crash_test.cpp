@@ -11,6 +11,7 @@
 #include "manifest/format.hpp"
 #include "support/faulty_transport.hpp"
 #include "support/random_tree.hpp"
+#include "support/tree_root.hpp"
 #include "sync/apply.hpp"
 #include "sync/push.hpp"
 #include "sync/rollback.hpp"
@@ -21,13 +22,6 @@ using namespace exmsync;
 using namespace exmsync::testing;
 
 namespace {
-
-manifest::Hash128 root_of(const fs::path& tree) {
-    sync::TempFile m;
-    sync::SnapshotOptions options;
-    options.use_cache = false;
-    return sync::scan_folder(tree, options, m.path()).root;
-}
 
 struct Scenario {
     TempDir dir;
@@ -42,9 +36,9 @@ struct Scenario {
         fs::create_directories(pristine);
         auto report = sync::push(source.string(), {pristine.string()}, {});
         first_apply = report.targets.at(0).apply_id;
-        old_root = root_of(pristine);
+        old_root = tree_root(pristine);
         maker.mutate(source);
-        new_root = root_of(source);
+        new_root = tree_root(source);
     }
 
     fs::path fresh_target(const std::string& name) {
@@ -77,7 +71,7 @@ struct Scenario {
     bool check_after_fault(const fs::path& target, std::uint64_t n) {
         auto t = transport::make_local_transport(target);
         sync::recover(*t, {}, true);
-        auto root = root_of(target);
+        auto root = tree_root(target);
         bool is_new = root == new_root;
         EXPECT_TRUE(is_new || root == old_root) << "operation " << n << ": target is a mix of old and new";
         EXPECT_FALSE(fs::exists(target / ".exmsync/lock")) << "operation " << n;
@@ -92,7 +86,7 @@ std::uint64_t count_operations(Scenario& s) {
     auto target = s.fresh_target("probe");
     std::uint64_t total = 0;
     s.push_faulty(target, 0, FaultMode::Throw, &total);
-    EXPECT_EQ(root_of(target), s.new_root);
+    EXPECT_EQ(tree_root(target), s.new_root);
     return total;
 }
 
@@ -126,7 +120,7 @@ TEST_P(CrashAtEveryOperation, ProcessExitLeavesOldOrNewAfterRecover) {
         // The backups of the interrupted apply allow going back.
         if (n % 7 == 0) {
             sync::rollback(target.string(), s.first_apply, {});
-            EXPECT_EQ(root_of(target), s.old_root) << "rollback after operation " << n;
+            EXPECT_EQ(tree_root(target), s.old_root) << "rollback after operation " << n;
             ++rolled_back;
         }
     }
