@@ -181,7 +181,9 @@ private:
     }
 
     // The manifest is kept in history, and checked here: it must be a valid
-    // manifest whose root is the changeset's new root.
+    // manifest whose root is the changeset's new root, and it must agree
+    // with the operations at every path they touch, so an op list edited
+    // behind the manifest's back is refused.
     void take_manifest(transport::Reader& content) {
         if (manifest_seen_) fail("a second manifest");
         manifest_seen_ = true;
@@ -190,9 +192,37 @@ private:
             std::ofstream out(local.path().string(), std::ios::binary);
             copy(content, dir_ + "/manifest", std::uint64_t{1} << 32, &out);
         }
+        auto expected = expected_entries();
+        std::size_t present = 0, found = 0;
+        for (const auto& [path, entry] : expected) present += entry.has_value();
         manifest::ManifestReader reader(local.path());
-        while (reader.peek()) reader.pop();
+        while (const manifest::Entry* e = reader.peek()) {
+            auto it = expected.find(e->path);
+            if (it != expected.end()) {
+                const auto& want = it->second;
+                if (!want) fail("its manifest still lists " + show(e->path) + ", which it removes");
+                bool same = want->type == e->type &&
+                            (e->type != EntryType::File || (want->size == e->size && want->hash == e->hash));
+                if (!same) fail("its manifest disagrees with its operations at " + show(e->path));
+                ++found;
+            }
+            reader.pop();
+        }
         if (reader.root() != cs_.new_root) fail("its manifest does not match its new root");
+        if (found != present) fail("its manifest lacks paths its operations create");
+    }
+
+    // Per touched path, what the manifest after apply must hold there.
+    std::map<std::string, std::optional<manifest::Entry>> expected_entries() const {
+        std::map<std::string, std::optional<manifest::Entry>> expected;
+        for (const auto& op : cs_.ops)
+            if (op.removes()) expected[removed_path(op)] = std::nullopt;
+        for (const auto& op : cs_.ops) {
+            if (op.kind == OpKind::Mkdir) expected[op.path] = manifest::Entry{op.path, EntryType::Directory, 0, {}};
+            if (op.kind == OpKind::Write || op.kind == OpKind::Rename)
+                expected[op.path] = manifest::Entry{op.path, EntryType::File, op.size, op.hash};
+        }
+        return expected;
     }
 
     Transport& t_;

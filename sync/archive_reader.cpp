@@ -26,10 +26,6 @@ constexpr std::uint64_t kHeaderSlack = 64 * 1024;
 
 std::string quoted(std::string_view name) { return "'" + manifest::escape_path(name) + "'"; }
 
-bool is_drive(std::string_view part) {
-    return part.size() >= 2 && std::isalpha(static_cast<unsigned char>(part[0])) && part[1] == ':';
-}
-
 const char* kind_name(const archive_entry* e) {
     if (archive_entry_hardlink(const_cast<archive_entry*>(e))) return "a hard link";
     switch (archive_entry_filetype(const_cast<archive_entry*>(e))) {
@@ -176,21 +172,7 @@ Changeset read_metadata(Source& source) {
 
 }  // namespace
 
-std::string archive_name_problem(std::string_view name) {
-    if (name.empty()) return "an empty name";
-    if (name.front() == '/') return "an absolute path";
-    if (name.find('\\') != std::string_view::npos) return "a backslash";
-    if (name.find('\0') != std::string_view::npos) return "a NUL byte";
-    for (std::size_t start = 0;;) {
-        std::size_t slash = name.find('/', start);
-        std::string_view part = name.substr(start, slash == std::string_view::npos ? slash : slash - start);
-        if (part.empty()) return "an empty component";
-        if (part == "." || part == "..") return "a '" + std::string(part) + "' component";
-        if (is_drive(part)) return "a drive letter";
-        if (slash == std::string_view::npos) return {};
-        start = slash + 1;
-    }
-}
+std::string archive_name_problem(std::string_view name) { return changeset_path_problem(name); }
 
 struct ArchiveReader::State {
     explicit State(const std::string& file) : source(file), changeset(read_metadata(source)) {}

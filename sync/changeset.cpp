@@ -1,5 +1,6 @@
 #include "sync/changeset.hpp"
 
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -143,13 +144,30 @@ std::uint64_t Changeset::bytes_to_write() const {
     return total;
 }
 
+std::string changeset_path_problem(std::string_view path) {
+    if (path.empty()) return "an empty name";
+    if (path.front() == '/') return "an absolute path";
+    if (path.find('\\') != std::string_view::npos) return "a backslash";
+    if (path.find('\0') != std::string_view::npos) return "a NUL byte";
+    for (std::size_t start = 0;;) {
+        std::size_t slash = path.find('/', start);
+        std::string_view part = path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+        if (part.empty()) return "an empty component";
+        if (part == "." || part == "..") return "a '" + std::string(part) + "' component";
+        if (part.size() >= 2 && std::isalpha(static_cast<unsigned char>(part[0])) && part[1] == ':')
+            return "a drive letter";
+        if (slash == std::string_view::npos) return {};
+        start = slash + 1;
+    }
+}
+
 void validate(const Changeset& c, const std::string& where) {
     std::set<std::string> removed, created;
     for (const auto& op : c.ops) {
         const std::string& gone = op.kind == OpKind::Rename ? op.from : op.path;
         for (const std::string* p : {&op.path, &op.from}) {
             if (p == &op.from && op.kind != OpKind::Rename) continue;
-            if (auto problem = manifest::path_problem(*p); !problem.empty())
+            if (auto problem = changeset_path_problem(*p); !problem.empty())
                 bad(where, "unsafe path '" + to_text(*p) + "': " + problem);
         }
         if (op.kind == OpKind::Rename && op.from == op.path) bad(where, "rename of '" + to_text(op.path) + "' onto itself");

@@ -68,6 +68,12 @@ std::string encode(const Changeset& changeset);
 // a path removed or created twice, a rename onto itself.
 Changeset decode(std::string_view text, const std::string& where);
 
+// Why `path` may not appear in a changeset, or empty. Beyond a manifest's
+// rules (relative, no "", "." or ".." parts, no NUL), a changeset refuses
+// what would be traversal on a Windows or SMB target: a backslash, or a
+// part that starts with a drive letter ("C:").
+std::string changeset_path_problem(std::string_view path);
+
 // Checks the rules decode() enforces; throws sync::Error naming `where`.
 void validate(const Changeset& changeset, const std::string& where);
 

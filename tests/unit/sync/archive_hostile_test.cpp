@@ -12,6 +12,7 @@
 
 using namespace exmsync;
 using namespace exmsync::sync;
+using namespace exmsync::testing;
 using namespace exmsync::testing::archives;
 using exmsync::testing::TempDir;
 using exmsync::testing::read_file;

@@ -28,8 +28,15 @@ struct Scenario {
     fs::path source, pristine;
     manifest::Hash128 old_root, new_root;
     std::string first_apply;
+    std::string saved_tmpdir;
 
     explicit Scenario(std::uint64_t seed) : source(dir / "source"), pristine(dir / "pristine") {
+        // A process ended mid-push leaves its temporary manifests behind:
+        // keep them in this test's folder rather than in /tmp.
+        const char* tmp = std::getenv("TMPDIR");
+        saved_tmpdir = tmp ? tmp : "";
+        fs::create_directories(dir / "tmp");
+        ::setenv("TMPDIR", (dir / "tmp").c_str(), 1);
         TreeMaker maker(seed);
         maker.make(source);
         // The pristine target has had one push, so history can roll back to it.
@@ -39,6 +46,11 @@ struct Scenario {
         old_root = tree_root(pristine);
         maker.mutate(source);
         new_root = tree_root(source);
+    }
+
+    ~Scenario() {
+        if (saved_tmpdir.empty()) ::unsetenv("TMPDIR");
+        else ::setenv("TMPDIR", saved_tmpdir.c_str(), 1);
     }
 
     fs::path fresh_target(const std::string& name) {
