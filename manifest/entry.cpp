@@ -1,27 +1,36 @@
 #include "manifest/entry.hpp"
 
-#include <cstdio>
+#include <algorithm>
+#include <array>
 
 namespace exmsync::manifest {
 
 std::string Hash128::hex() const {
-    char text[33];
-    std::snprintf(text, sizeof text, "%016llx%016llx", static_cast<unsigned long long>(high),
-                  static_cast<unsigned long long>(low));
-    return std::string(text, 32);
+    static const char digits[] = "0123456789abcdef";
+    std::string text(32, '0');
+    for (int i = 0; i < 16; ++i) {
+        text[15 - i] = digits[(high >> (4 * i)) & 15];
+        text[31 - i] = digits[(low >> (4 * i)) & 15];
+    }
+    return text;
 }
 
 std::optional<Hash128> Hash128::from_hex(std::string_view text) {
     if (text.size() != 32) return std::nullopt;
+    // Uppercase is refused: the format is canonical.
+    static const auto table = [] {
+        std::array<signed char, 256> t{};
+        t.fill(-1);
+        for (int d = 0; d < 10; ++d) t['0' + d] = static_cast<signed char>(d);
+        for (int d = 0; d < 6; ++d) t['a' + d] = static_cast<signed char>(10 + d);
+        return t;
+    }();
     Hash128 hash;
     for (std::size_t i = 0; i < 32; ++i) {
-        char c = text[i];
-        unsigned digit;
-        if (c >= '0' && c <= '9') digit = c - '0';
-        else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-        else return std::nullopt;  // uppercase is refused: the format is canonical
+        int digit = table[static_cast<unsigned char>(text[i])];
+        if (digit < 0) return std::nullopt;
         std::uint64_t& half = i < 16 ? hash.high : hash.low;
-        half = (half << 4) | digit;
+        half = (half << 4) | static_cast<unsigned>(digit);
     }
     return hash;
 }
@@ -37,10 +46,10 @@ const char* type_name(EntryType type) {
 
 int compare_paths(std::string_view a, std::string_view b) {
     std::size_t n = a.size() < b.size() ? a.size() : b.size();
-    for (std::size_t i = 0; i < n; ++i) {
-        auto ca = static_cast<unsigned char>(a[i]);
-        auto cb = static_cast<unsigned char>(b[i]);
-        if (ca == cb) continue;
+    auto diff = std::mismatch(a.data(), a.data() + n, b.data());
+    if (diff.first != a.data() + n) {
+        auto ca = static_cast<unsigned char>(*diff.first);
+        auto cb = static_cast<unsigned char>(*diff.second);
         if (ca == '/') return -1;
         if (cb == '/') return 1;
         return ca < cb ? -1 : 1;

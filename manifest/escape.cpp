@@ -48,6 +48,16 @@ bool is_valid_utf8(std::string_view text) {
 }
 
 std::string escape_path(std::string_view raw) {
+    // Almost every path is printable ASCII without a backslash: copied as is.
+    bool plain = true;
+    for (char c : raw) {
+        auto b = static_cast<unsigned char>(c);
+        if (b < 0x20 || b >= 0x7F || b == '\\') {
+            plain = false;
+            break;
+        }
+    }
+    if (plain) return std::string(raw);
     static const char digits[] = "0123456789abcdef";
     std::string out;
     out.reserve(raw.size());
@@ -72,6 +82,7 @@ std::string escape_path(std::string_view raw) {
 }
 
 std::optional<std::string> unescape_path(std::string_view text) {
+    if (text.find('\\') == std::string_view::npos) return std::string(text);
     std::string out;
     out.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {

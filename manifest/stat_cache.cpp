@@ -102,9 +102,22 @@ StatCacheWriter::~StatCacheWriter() {
 }
 
 void StatCacheWriter::add(const std::string& path, const FileStat& stat, const Hash128& hash) {
-    buffer_ += std::to_string(stat.device) + '\t' + std::to_string(stat.inode) + '\t' + std::to_string(stat.size) +
-               '\t' + std::to_string(stat.mtime_ns) + '\t' + std::to_string(stat.ctime_ns) + '\t' + hash.hex() +
-               '\t' + escape_path(path) + '\n';
+    // Called once per file on every scan: numbers are formatted in place.
+    auto number = [this](auto value) {
+        char text[24];
+        auto end = std::to_chars(text, text + sizeof text, value).ptr;
+        buffer_.append(text, end);
+        buffer_ += '\t';
+    };
+    number(stat.device);
+    number(stat.inode);
+    number(stat.size);
+    number(stat.mtime_ns);
+    number(stat.ctime_ns);
+    buffer_ += hash.hex();
+    buffer_ += '\t';
+    buffer_ += escape_path(path);
+    buffer_ += '\n';
     ++count_;
     if (buffer_.size() > (256 << 10)) {
         out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));

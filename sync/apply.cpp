@@ -5,6 +5,7 @@
 #include "sync/apply.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -13,6 +14,7 @@
 #include "manifest/file_system.hpp"
 #include "manifest/format.hpp"
 #include "sync/lock.hpp"
+#include "sync/log.hpp"
 #include "sync/plan.hpp"
 #include "sync/platform.hpp"
 #include "sync/snapshot.hpp"
@@ -26,6 +28,7 @@ using transport::Transport;
 
 constexpr std::size_t kCopyBuffer = 64 * 1024;
 constexpr std::size_t kMaxProblemsShown = 8;
+constexpr std::size_t kFoldersFlushedOneByOne = 16;
 
 std::string show(const std::string& path) { return "'" + manifest::escape_path(path) + "'"; }
 
@@ -47,6 +50,22 @@ Content hash_content(transport::Reader& reader) {
     c.hash = hasher.digest();
     return c;
 }
+
+// Time spent per phase, for -vv.
+class Stopwatch {
+public:
+    void lap(const char* phase) {
+        auto now = std::chrono::steady_clock::now();
+        text_ += (text_.empty() ? "" : ", ") + std::string(phase) + " " +
+                 std::to_string(std::chrono::duration<double>(now - last_).count()).substr(0, 5) + " s";
+        last_ = now;
+    }
+    const std::string& text() const { return text_; }
+
+private:
+    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+    std::string text_;
+};
 
 // ---- step 3: the base check ----
 
@@ -130,6 +149,13 @@ void refuse_state_paths(const Changeset& cs, const StateLayout& state, const std
 
 // ---- step 4: staging ----
 
+constexpr std::size_t kStagedPerFolder = 1000;
+
+// Where the content of op `index` waits in staging until the commit.
+std::string staged_path(const std::string& staging, std::size_t index) {
+    return staging + "/" + std::to_string(index / kStagedPerFolder) + "/" + std::to_string(index);
+}
+
 class Stager {
 public:
     Stager(Transport& t, const Changeset& cs, std::string dir) : t_(t), cs_(cs), dir_(std::move(dir)) {
@@ -145,12 +171,10 @@ public:
         const Op& op = cs_.ops[it->second];
         if (!staged_.insert(it->second).second) fail("content for " + show(op.path) + " twice");
         if (size != op.size) fail("content for " + show(op.path) + " of the wrong size");
-        std::string staged = dir_ + "/" + std::to_string(it->second);
-        Content got = copy(content, staged, op.size);
+        Content got = copy(content, staged_file(it->second), op.size, nullptr, op.mtime_ns);
         if (got.size != op.size || got.hash != op.hash)
             fail("content for " + show(op.path) + " does not match its hash (the source changed since it was "
                  "scanned, or the changeset is damaged)");
-        t_.set_mtime(staged, op.mtime_ns);
     }
 
     void finish() {
@@ -164,8 +188,21 @@ private:
         throw Error("changeset for " + t_.describe() + ": " + problem + "; nothing was changed");
     }
 
-    Content copy(transport::Reader& from, const std::string& to, std::uint64_t limit, std::ostream* tee = nullptr) {
+    // Staged files go in folders of kStagedPerFolder: one folder with a
+    // hundred thousand entries makes every create and rename in it slower.
+    std::string staged_file(std::size_t index) {
+        std::string folder = dir_ + "/" + std::to_string(index / kStagedPerFolder);
+        if (folder != last_folder_) {
+            if (!t_.stat(folder)) t_.mkdir(folder);
+            last_folder_ = folder;
+        }
+        return staged_path(dir_, index);
+    }
+
+    Content copy(transport::Reader& from, const std::string& to, std::uint64_t limit, std::ostream* tee = nullptr,
+                 std::optional<std::int64_t> mtime_ns = std::nullopt) {
         auto writer = t_.create(to);
+        if (mtime_ns) writer->set_mtime_on_commit(*mtime_ns);
         manifest::StreamHasher hasher;
         Content c;
         while (std::size_t n = from.read(buffer_.data(), buffer_.size())) {
@@ -230,6 +267,7 @@ private:
     std::string dir_;
     std::unordered_map<std::string, std::size_t> writes_;
     std::set<std::size_t> staged_;
+    std::string last_folder_;
     bool manifest_seen_ = false;
     std::vector<char> buffer_ = std::vector<char>(kCopyBuffer);
 };
@@ -264,7 +302,7 @@ std::vector<Step> commit_steps(const Changeset& cs, const StateLayout& state, co
         for (std::size_t i = 0; i < cs.ops.size(); ++i) {
             const Op& op = cs.ops[i];
             if (is_config_path(op.path) != configs) continue;
-            if (op.kind == OpKind::Write) steps.push_back({Step::Move, staging + "/" + std::to_string(i), op.path});
+            if (op.kind == OpKind::Write) steps.push_back({Step::Move, staged_path(staging, i), op.path});
             if (op.kind == OpKind::Rename) steps.push_back({Step::Move, staging + "/r" + std::to_string(i), op.path});
         }
     }
@@ -273,8 +311,20 @@ std::vector<Step> commit_steps(const Changeset& cs, const StateLayout& state, co
     return steps;
 }
 
-// `moved_on` is where a later step moves this step's destination (a renamed
-// file held in staging moves on to its new path), or empty.
+// Runs one step of a commit that starts from the top: every step is still
+// to do, so none needs looking at first.
+void run_fresh_step(Transport& t, const Step& s) {
+    switch (s.kind) {
+        case Step::Move: t.rename(s.from, s.to); return;
+        case Step::RemoveDir: t.remove(s.from); return;
+        case Step::MakeDir: t.mkdir(s.to); return;
+        case Step::SetMtime: t.set_mtime(s.to, s.mtime_ns); return;
+    }
+}
+
+// Runs one step of a commit being resumed, where any step may be done
+// already. `moved_on` is where a later step moves this step's destination
+// (a renamed file held in staging moves on to its new path), or empty.
 void run_step(Transport& t, const Step& s, const std::string& moved_on) {
     switch (s.kind) {
         case Step::Move:
@@ -306,7 +356,8 @@ void run_step(Transport& t, const Step& s, const std::string& moved_on) {
     }
 }
 
-void commit(Transport& t, const Changeset& cs, const StateLayout& state, const std::string& apply_id) {
+void commit(Transport& t, const Changeset& cs, const StateLayout& state, const std::string& apply_id,
+            bool resuming) {
     make_folders(t, state.backup(apply_id));
     auto steps = commit_steps(cs, state, apply_id);
     std::map<std::string, std::string> next_move;
@@ -314,10 +365,20 @@ void commit(Transport& t, const Changeset& cs, const StateLayout& state, const s
         if (s.kind == Step::Move) next_move[s.from] = s.to;
     std::set<std::string> folders = {"", state.staging(apply_id)};
     for (const auto& s : steps) {
-        auto it = s.kind == Step::Move ? next_move.find(s.to) : next_move.end();
-        run_step(t, s, it != next_move.end() ? it->second : std::string());
+        if (resuming) {
+            auto it = s.kind == Step::Move ? next_move.find(s.to) : next_move.end();
+            run_step(t, s, it != next_move.end() ? it->second : std::string());
+        } else {
+            run_fresh_step(t, s);
+        }
         for (const std::string* p : {&s.from, &s.to})
             if (!p->empty()) folders.insert(std::string(manifest::parent_of(*p)));
+    }
+    // One flush of the whole file system is much cheaper than one per
+    // folder once a commit touches more than a few.
+    if (folders.size() > kFoldersFlushedOneByOne) {
+        t.flush_all();
+        return;
     }
     for (const auto& f : folders)
         if (auto st = t.stat(f); st && st->kind == Kind::Directory) t.flush_dir(f);
@@ -372,7 +433,7 @@ RecoverReport recover_locked(Transport& t, const StateLayout& state, unsigned ke
         std::string apply_id = read_small_file(t, state.journal());
         while (!apply_id.empty() && apply_id.back() == '\n') apply_id.pop_back();
         Changeset cs = load_journaled(t, state, apply_id);
-        commit(t, cs, state, apply_id);
+        commit(t, cs, state, apply_id, true);
         finalize(t, state, apply_id, keep);
         report.finished_apply = apply_id;
     }
@@ -443,6 +504,7 @@ ApplyReport apply_changeset(Transport& t, const Changeset& cs, ContentFeed& cont
         nothing.recovered_first = recovered;
         return nothing;
     }
+    Stopwatch watch;
     try {
         check_base(t, cs);
     } catch (const DriftError& e) {
@@ -451,12 +513,17 @@ ApplyReport apply_changeset(Transport& t, const Changeset& cs, ContentFeed& cont
             throw DriftError(std::string(e.what()) + " (this changeset is already applied, as " + *current + ")");
         throw;
     }
+    watch.lap("base check");
     std::string apply_id = next_apply_id(t, options.state, cs);
     stage(t, cs, content, options, apply_id);
+    watch.lap("staging");
     write_journal(t, options.state, apply_id);
     try {
-        commit(t, cs, options.state, apply_id);
+        commit(t, cs, options.state, apply_id, false);
+        watch.lap("commit");
         finalize(t, options.state, apply_id, options.keep_backups);
+        watch.lap("history");
+        log::debug("{}: {}", t.describe(), watch.text());
     } catch (const std::exception& e) {
         throw Error(std::string(e.what()) + "; the commit of " + apply_id + " is journaled: run 'exmsync recover --root " +
                     t.describe() + "' (or apply again) to finish it");

@@ -1,7 +1,10 @@
 #include "sync/push.hpp"
 
 #include <boost/filesystem/operations.hpp>
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 
 #include "manifest/diff.hpp"
 #include "manifest/file_system.hpp"
@@ -26,9 +29,13 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 // Paths that differ between the manifest recorded at the last push and what
 // the target holds now: someone edited the target by hand.
-std::vector<std::string> find_drift(transport::Transport& t, const StateLayout& state, const fs::path& actual) {
+std::vector<std::string> find_drift(transport::Transport& t, const StateLayout& state, const fs::path& actual,
+                                    const manifest::Hash128& actual_root) {
     auto current = current_apply(t, state);
     if (!current || !exists(t, state.manifest(*current))) return {};
+    // The usual case, no hand edits, costs one small read.
+    auto record = decode_record(read_small_file(t, state.record(*current)), t.describe());
+    if (record.changeset.new_root == actual_root) return {};
     TempFile recorded;
     {
         auto reader = t.open_read(state.manifest(*current));
@@ -68,7 +75,6 @@ std::unique_ptr<PushSource> PushSource::open(const std::string& source, const Pu
     SnapshotOptions scan = options.scan;
     scan.record_symlinks = false;
     s->scan = scan_folder(s->root, scan, s->manifest->path());
-    s->tree = transport::open_transport(s->root.string());
     return s;
 }
 
@@ -90,7 +96,8 @@ TargetResult push_to(transport::Transport& target, const std::string& name, cons
     auto scanned = scan_folder(*local, scan, actual.path());
     log::info("{}: scanned {} files ({} hashed) in {:.2f} s", name, scanned.stats.files, scanned.stats.hashed_files,
               seconds_since(start));
-    r.drift = find_drift(target, options.state, actual.path());
+    r.drift = find_drift(target, options.state, actual.path(), scanned.root);
+    log::debug("{}: drift check done at {:.2f} s", name, seconds_since(start));
 
     manifest::ManifestReader target_stream(actual.path()), source_stream(source.manifest->path());
     auto diff = manifest::diff_streams(target_stream, source_stream);
@@ -102,14 +109,22 @@ TargetResult push_to(transport::Transport& target, const std::string& name, cons
         return r;
     }
     check_guards(r, source.scan, source.root.string(), options);
+    // With deletes the target ends up holding exactly the source's manifest;
+    // without, it is worked out from the target's and the changeset.
     TempFile after;
-    manifest::ManifestReader base(actual.path());
-    manifest_after(base, r.changeset, after.path());
+    fs::path after_manifest = source.manifest->path();
+    if (!options.plan.deletes) {
+        manifest::ManifestReader base(actual.path());
+        manifest_after(base, r.changeset, after.path());
+        after_manifest = after.path();
+    }
+    log::debug("{}: planned at {:.2f} s", name, seconds_since(start));
     if (options.dry_run) {
         r.ok = true;
         return r;
     }
-    TreeFeed feed(*source.tree, r.changeset, after.path());
+    auto source_tree = transport::open_transport(source.root.string());  // one per target: one thread each
+    TreeFeed feed(*source_tree, r.changeset, after_manifest);
     ApplyOptions apply;
     apply.state = options.state;
     apply.kind = "push";
@@ -119,6 +134,26 @@ TargetResult push_to(transport::Transport& target, const std::string& name, cons
     r.ok = true;
     return r;
 }
+
+namespace {
+
+TargetResult push_target(const std::string& url, const PushSource& source, const PushOptions& options) {
+    std::string name = transport::redact_url(url);
+    try {
+        transport::OpenOptions open;
+        open.flush_each_file = false;  // one flush for the whole staging instead of one per file
+        auto target = transport::open_transport(url, open);
+        return push_to(*target, name, source, options);
+    } catch (const std::exception& e) {
+        TargetResult r;
+        r.target = name;
+        r.ok = false;
+        r.error = e.what();
+        return r;
+    }
+}
+
+}  // namespace
 
 PushReport push(const std::string& source, const std::vector<std::string>& targets, const PushOptions& options,
                 const TargetDone& on_done) {
@@ -130,22 +165,25 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
               src->scan.stats.hashed_files, seconds_since(start));
     for (const auto& w : report.source.warnings) log::warn("{}: {}", source, w);
 
-    for (const auto& url : targets) {
-        TargetResult r;
-        std::string name = transport::redact_url(url);
-        try {
-            transport::OpenOptions open;
-            open.flush_each_file = false;  // one flush for the whole staging instead of one per file
-            auto target = transport::open_transport(url, open);
-            r = push_to(*target, name, *src, options);
-        } catch (const std::exception& e) {
-            r.target = name;
-            r.ok = false;
-            r.error = e.what();
+    // Targets are independent: a pool of workers takes them in turn, and the
+    // results keep the order the targets were given in.
+    report.targets.resize(targets.size());
+    std::atomic<std::size_t> next{0};
+    std::mutex done_mutex;
+    auto worker = [&] {
+        for (std::size_t i = next++; i < targets.size(); i = next++) {
+            TargetResult r = push_target(targets[i], *src, options);
+            std::lock_guard lock(done_mutex);
+            if (on_done) on_done(i, r);
+            report.targets[i] = std::move(r);
         }
-        if (on_done) on_done(r);
-        report.targets.push_back(std::move(r));
-    }
+    };
+    unsigned workers = options.parallel ? options.parallel : std::max(1u, std::thread::hardware_concurrency());
+    workers = static_cast<unsigned>(std::min<std::size_t>(workers, targets.size()));
+    std::vector<std::thread> pool;
+    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
     return report;
 }
 

@@ -24,6 +24,8 @@ struct PushOptions {
     PlanOptions plan;
     std::uint64_t max_delete = 1000;  // refuse a target that would lose more files than this
     bool dry_run = false;
+    // Targets pushed at once (each has its own transport); 0: one per core.
+    unsigned parallel = 0;
     StateLayout state;
 };
 
@@ -47,8 +49,7 @@ struct PushReport {
 // The source of a push, scanned once for all targets.
 struct PushSource {
     boost::filesystem::path root;
-    std::unique_ptr<transport::Transport> tree;  // reads the files to send
-    std::unique_ptr<TempFile> manifest;          // symlinks left out: they are never pushed
+    std::unique_ptr<TempFile> manifest;  // symlinks left out: they are never pushed
     manifest::ScanResult scan;
 
     // Throws Error when `source` is not a folder or cannot be scanned.
@@ -57,11 +58,14 @@ struct PushSource {
 
 // Brings one opened target in line with the source: recover, scan, diff,
 // plan, guard, apply. Throws on failure; `name` is how messages call it.
+// Several may run at once on one PushSource, each with its own target.
 TargetResult push_to(transport::Transport& target, const std::string& name, const PushSource& source,
                      const PushOptions& options);
 
-// Called as each target finishes, so the CLI can report progress.
-using TargetDone = std::function<void(const TargetResult&)>;
+// Called as each target finishes, so the CLI can report progress; never
+// from two threads at once.
+// `index` is the target's position in the list given to push().
+using TargetDone = std::function<void(std::size_t index, const TargetResult&)>;
 
 // Throws Error when the source cannot be scanned; a failing target is
 // reported in its TargetResult and the others still run.

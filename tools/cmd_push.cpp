@@ -1,5 +1,6 @@
 // exmsync push SOURCE TARGET...: make every target equal the source folder.
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "manifest/escape.hpp"
@@ -17,6 +18,7 @@ struct PushArgs {
     bool dry_run = false;
     bool no_delete = false;
     std::uint64_t max_delete = 1000;
+    unsigned parallel = 0;
     bool json = false;
     ScanFlags scan;
 };
@@ -49,8 +51,19 @@ int run_push(const PushArgs& args) {
     options.plan.deletes = !args.no_delete;
     options.max_delete = args.max_delete;
     options.dry_run = args.dry_run;
-    auto report = sync::push(args.source, args.targets, options, [&](const sync::TargetResult& r) {
-        if (!args.json) print_target(r, args.dry_run);
+    options.parallel = args.parallel;
+    // Targets finish in any order; they are printed in the order given, each
+    // as soon as those before it are done.
+    std::map<std::size_t, sync::TargetResult> waiting;
+    std::size_t next = 0;
+    auto report = sync::push(args.source, args.targets, options, [&](std::size_t index, const sync::TargetResult& r) {
+        if (args.json) return;
+        waiting.emplace(index, r);
+        for (auto it = waiting.find(next); it != waiting.end(); it = waiting.find(++next)) {
+            print_target(it->second, args.dry_run);
+            std::cout.flush();
+            waiting.erase(it);
+        }
     });
     if (args.json) std::cout << report::push_json(report, args.dry_run).dump(2) << '\n';
     return report.all_ok() ? kOk : kDifferent;
@@ -68,6 +81,7 @@ Runner add_push_command(CLI::App& app) {
     cmd->add_flag("--no-delete", args->no_delete, "Keep files that only the target has");
     cmd->add_option("--max-delete", args->max_delete,
                     "Refuse a target that would lose more files than this (default 1000)");
+    cmd->add_option("--parallel", args->parallel, "Targets pushed at once (default: one per core)");
     cmd->add_flag("--json", args->json, "Report every target as JSON");
     args->scan.add_to(*cmd);
     return [args] { return run_push(*args); };

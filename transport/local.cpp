@@ -173,9 +173,19 @@ public:
     }
 
 private:
-    // Opens parts[0..count) below the root as folders, one at a time.
+    // Opens parts[0..count) below the root as folders. Where the kernel can
+    // (Linux openat2), one call resolves the whole path and refuses any
+    // symlink on it and any way out of the root; a failure, or an older
+    // kernel, takes the walk below, one component at a time, which also
+    // says precisely what is wrong.
     Fd open_dirs(const std::vector<std::string>& parts, std::size_t count, const std::string& verb,
                  const std::string& path) const {
+        if (count > 0) {
+            std::string prefix;
+            for (std::size_t i = 0; i < count; ++i) prefix += (i ? "/" : "") + parts[i];
+            Fd fast(posix::open_beneath(root_fd_.get(), prefix.c_str(), kDirFlags));
+            if (fast.get() >= 0) return fast;
+        }
         Fd dir(::fcntl(root_fd_.get(), F_DUPFD_CLOEXEC, 0));
         if (dir.get() < 0) throw_errno({root_, verb, path}, errno);
         for (std::size_t i = 0; i < count; ++i) {

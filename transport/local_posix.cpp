@@ -2,14 +2,34 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#endif
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "transport/path.hpp"
 
 namespace exmsync::transport::posix {
+
+int open_beneath(int dir, const char* path, int flags) {
+#if defined(__linux__) && defined(SYS_openat2)
+    struct open_how how {};
+    how.flags = static_cast<std::uint64_t>(flags);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return static_cast<int>(::syscall(SYS_openat2, dir, path, &how, sizeof how));
+#else
+    (void)dir;
+    (void)path;
+    (void)flags;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 namespace {
 
 // What an operator can do about an errno; nullptr when the cause says it all.
@@ -161,8 +181,21 @@ public:
         }
     }
 
+    void set_mtime_on_commit(std::int64_t mtime_ns) override {
+        if (fd_.get() < 0) throw_error({target_, "set the time of", path_}, "the file is already committed");
+        mtime_ns_ = mtime_ns;
+    }
+
     void commit() override {
         if (fd_.get() < 0) throw_error({target_, "commit", path_}, "the file is already committed");
+        if (mtime_ns_) {
+            const struct timespec times[2] = {{0, UTIME_OMIT}, to_timespec(*mtime_ns_)};
+            if (::futimens(fd_.get(), times) != 0) {
+                const int error_number = errno;
+                fd_.close_now();
+                throw_errno({target_, "set the time of", path_}, error_number);
+            }
+        }
         if (flush_ && ::fsync(fd_.get()) != 0) {
             const int error_number = errno;
             fd_.close_now();  // never fsync again: see Writer::commit
@@ -176,6 +209,7 @@ private:
     bool flush_;
     std::string target_;
     std::string path_;
+    std::optional<std::int64_t> mtime_ns_;
 };
 
 }  // namespace

@@ -35,6 +35,11 @@ private:
     int fd_ = -1;
 };
 
+// openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: opens `path` below
+// folder `dir` refusing any symlink on the way and any way out of `dir`.
+// Returns -1 (errno set) on failure, including ENOSYS on kernels without it.
+int open_beneath(int dir, const char* path, int flags);
+
 // Where an operation happened, for messages: "target ROOT: cannot VERB PATH".
 struct Where {
     const std::string& target;

@@ -87,6 +87,10 @@ public:
     // have dropped the dirty pages, so a retry could report a false success.
     // The Writer is closed afterwards either way; commit() again throws Error.
     virtual void commit() = 0;
+    // Gives the file this modification time when it is committed, without a
+    // second lookup by path (set_mtime on the Transport does that). Throws
+    // Error after commit().
+    virtual void set_mtime_on_commit(std::int64_t mtime_ns) = 0;
 };
 
 // Chosen when a transport is opened; the same for every backend.

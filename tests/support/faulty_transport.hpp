@@ -98,6 +98,8 @@ private:
             owner_.step();
             inner_->commit();
         }
+        // Part of the commit that follows: not an operation of its own.
+        void set_mtime_on_commit(std::int64_t mtime_ns) override { inner_->set_mtime_on_commit(mtime_ns); }
 
     private:
         FaultyTransport& owner_;
