@@ -13,8 +13,8 @@
 #                       [--gentree PATH] [--exmsync PATH] [--no-hyperfine]
 #
 # How (a) avoids copying trees between runs: tree A is generated, tree B is a
-# copy of A mutated by 1% (fixed seed). Every target starts as a hardlink copy
-# of A (cp -al: both tools replace a file by writing a new one and renaming it,
+# copy of A mutated by 1% (fixed seed). Every target starts as a copy of A
+# (cp -a; both tools replace a file by writing a new one and renaming it,
 # never in place, which the script checks: A must be unchanged at the end). One
 # untimed push of A leaves each exmsync target with its state folder and a warm
 # stat cache, as a scheduled push would find it, and one untimed rsync warms the
@@ -89,7 +89,7 @@ case $build in /*) ;; *) build=$repo/$build ;; esac
 for tool in rsync find cp sort cmp; do
     command -v "$tool" >/dev/null || die "$tool not found; run tools/setup.sh"
 done
-rsync --help 2>&1 | grep -q -- '--fsync' || die "this rsync has no --fsync (3.2.4 or later needed)"
+[[ $(rsync --help 2>&1) == *--fsync* ]] || die "this rsync has no --fsync (3.2.4 or later needed)"
 have_hyperfine=false
 $no_hyperfine || ! command -v hyperfine >/dev/null || have_hyperfine=true
 
@@ -112,19 +112,32 @@ for ((i = 1; i <= ntargets; i++)); do xtargets+=("$work/x$i"); rtargets+=("$work
 made=("${xtargets[@]}" "${rtargets[@]}" "$work/full" "$results" "$work/cache" "$work/state"
       "$work/step.sh" "$work/fresh.sh")
 
+# rm -rf TREE..., 16 at a time below each tree's second level: where the file
+# system discards (TRIMs) each freed extent synchronously, as here with ext4
+# mounted -o discard, a lone rm waits for each in turn (100k files: minutes).
+remove_trees() {
+    local t
+    for t in "$@"; do
+        [ -d "$t" ] && find "$t" -mindepth 2 -maxdepth 2 -type d -print0 | xargs -0 -r -P 16 -n 8 rm -rf --
+    done
+    rm -rf -- "$@"
+}
+
 cleanup() {
     if $keep; then
         echo "bench-push: kept $work" >&2
     elif $made_work; then
+        remove_trees "$work"/full/* "${made[@]}" "$tree_a" "$tree_b"
         rm -rf -- "$work"
     else
-        rm -rf -- "${made[@]}" "$tree_a" "$tree_b" "$work/tree.params" "$work/A.manifest" "$work/A.stat" \
+        remove_trees "$work"/full/* "${made[@]}" "$tree_a" "$tree_b"
+        rm -rf -- "$work/tree.params" "$work/A.manifest" "$work/A.stat" \
             "$work/mutate.log" "$work/build.log"
         rmdir -- "$work" 2>/dev/null || true
     fi
 }
 trap cleanup EXIT
-rm -rf -- "${made[@]}"
+remove_trees "$work"/full/* "${made[@]}"
 mkdir -p "$results" "$work/cache" "$work/state"
 
 # ---------------------------------------------------------------------------
@@ -236,9 +249,12 @@ EOF
 
 make_targets() {
     local t
-    for t in "${xtargets[@]}" "${rtargets[@]}"; do cp -al "$tree_a" "$t"; done
-    # cp -al changed the ctime of every file of A: wait until no file is
-    # racily clean, or the untimed pushes below could not cache them all.
+    # Real copies: hard links would share inodes with A, and every rename
+    # on a target would change the ctime of A's files, which invalidates
+    # exmsync's stat cache (rsync compares only size and mtime).
+    for t in "${xtargets[@]}" "${rtargets[@]}"; do cp -a "$tree_a" "$t"; done
+    # Wait until no file is racily clean, or the untimed pushes below could
+    # not cache them all.
     sleep 3
     "$exmsync" push --cache "$work/cache/A.statcache" "$tree_a" "${xtargets[@]}" >"$results/warm-a.out" 2>&1 ||
         { cat "$results/warm-a.out" >&2; die "the untimed exmsync push of A failed"; }
@@ -279,6 +295,7 @@ echo "  1% change (B = A mutated, seed $mutate_seed): ${mutation:-see $work/muta
 echo "  host: $(nproc) cores, $(uname -sr), $(df -PT "$work" | awk 'NR == 2 { print $2 }') at $work"
 echo "  timing: $($have_hyperfine && hyperfine --version || echo 'date +%s%N loop'); $(rsync --version | head -1 | sed 's/  */ /g')"
 echo "  exmsync: $exmsync ($(build_type))"
+echo "  load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the host slows file creation for both tools)"
 echo
 
 qw=$(printf %q "$work")
@@ -304,7 +321,7 @@ verdict_a=$report_verdict ratio_a=$report_ratio
 bench_prepare=()
 full_push() {
     local name=$1 cmd=$2
-    rm -rf -- "$work/full"
+    remove_trees "$work"/full/* "$work/full"
     mkdir -p "$work/full"
     settle
     bash "$work/fresh.sh" "$name"   # for the warm-up run, in case hyperfine runs no --prepare before it
@@ -328,7 +345,7 @@ full_push rsync "rsync -a $qa/ @T@/ $(fail_cmd 'rsync (b)')"
 m_r=$full_median
 full_push rsync-fsync "rsync -a --fsync $qa/ @T@/ $(fail_cmd 'rsync --fsync (b)')"
 m_f=$full_median
-rm -rf -- "$work/full"
+remove_trees "$work"/full/* "$work/full"
 report "full push" exmsync "$m_x" rsync "$m_r" s 1.2
 verdict_b=$report_verdict ratio_b=$report_ratio
 report "full push" exmsync "$m_x" "rsync --fsync" "$m_f" s -
@@ -341,6 +358,7 @@ echo "turn; runs alternate between pushing B onto A and A onto B. full push: int
 echo "each run, started 35 s after the last tree was removed (see settle in the script)."
 echo "exmsync flushes (syncfs) what it stages before committing; rsync does not, unless --fsync"
 echo "(one fsync per file). 'sync' runs before every timed run, outside the timing."
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "summary: $passes passed, $fails failed of $((passes + fails)) targets"
 echo "$verdict_a  (a) 1% change to $ntargets targets: exmsync/rsync $ratio_a, target <= 0.5"
 echo "$verdict_b  (b) full push to an empty target: exmsync/rsync $ratio_b, target <= 1.2"
