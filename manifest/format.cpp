@@ -10,7 +10,7 @@ namespace exmsync::manifest {
 namespace {
 
 constexpr const char* kMagic = "exmsync-manifest";
-constexpr std::size_t kFlushAt = 256 << 10;
+constexpr std::size_t kFlushAt = 64 << 10;
 const std::string kZeroHash(32, '0');
 
 std::vector<std::string_view> split_tabs(std::string_view line) {

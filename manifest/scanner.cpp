@@ -21,16 +21,15 @@ namespace {
 namespace fs = boost::filesystem;
 
 // Entries walked but not yet written; bounds memory while hashing lags behind.
-constexpr std::size_t kMaxPending = 2048;
+constexpr std::size_t kMaxPending = 256;
 // Items move between threads in batches, so the threads meet (and wake each
 // other) a few hundred times per 100,000 files instead of once per file.
-constexpr std::size_t kBatch = 256;
+constexpr std::size_t kBatch = 64;
 constexpr std::size_t kJobsPerTake = 16;
 
 struct Item {
     Entry entry;
     FileStat stat;
-    fs::path full;
     bool ready = true;
     bool from_cache = false;
     std::uint64_t bytes_read = 0;  // by the hashing threads; 0 when the cache had it
@@ -83,7 +82,6 @@ std::unique_ptr<Item> Scan::make_item(const std::string& rel, const fs::path& fu
     auto item = std::make_unique<Item>();
     item->entry.path = rel;
     item->stat = st;
-    item->full = full;
     switch (st.kind) {
         case FileKind::Directory: item->entry.type = EntryType::Directory; break;
         case FileKind::Symlink: {
@@ -168,21 +166,23 @@ void Scan::walk_thread() {
 }
 
 void Scan::hash_item(Item& item) {
+    // Worked out here rather than kept per item: the queue stays small.
+    const fs::path full = root_ / item.entry.path;
     for (int attempt = 0; attempt < options_.attempts; ++attempt) {
-        if (auto hashed = hash_file(item.full, item.stat)) {
+        if (auto hashed = hash_file(full, item.stat)) {
             item.entry.hash = hashed->hash;
             item.bytes_read += hashed->bytes_read;
             return;
         }
-        auto now = stat_if_exists(item.full);
+        auto now = stat_if_exists(full);
         if (!now)
-            throw Error("'" + item.full.string() + "' disappeared while it was hashed; run the scan again");
+            throw Error("'" + full.string() + "' disappeared while it was hashed; run the scan again");
         if (now->kind != FileKind::File)
-            throw Error("'" + item.full.string() + "' stopped being a regular file while it was hashed; run the scan again");
+            throw Error("'" + full.string() + "' stopped being a regular file while it was hashed; run the scan again");
         item.stat = *now;
         item.entry.size = now->size;
     }
-    throw Error("'" + item.full.string() + "' kept changing while it was hashed (" + std::to_string(options_.attempts) +
+    throw Error("'" + full.string() + "' kept changing while it was hashed (" + std::to_string(options_.attempts) +
                 " attempts); run again when it is quiet, or exclude it");
 }
 

@@ -119,7 +119,7 @@ void StatCacheWriter::add(const std::string& path, const FileStat& stat, const H
     buffer_ += escape_path(path);
     buffer_ += '\n';
     ++count_;
-    if (buffer_.size() > (256 << 10)) {
+    if (buffer_.size() > (64 << 10)) {
         out_.write(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
         buffer_.clear();
     }

@@ -402,12 +402,13 @@ void prune_backups(Transport& t, const StateLayout& state, unsigned keep) {
     }
 }
 
-void finalize(Transport& t, const StateLayout& state, const std::string& apply_id, unsigned keep) {
+void finalize(Transport& t, const StateLayout& state, const std::string& apply_id, const manifest::Hash128& new_root,
+              unsigned keep) {
     const std::string staging = state.staging(apply_id);
     make_folders(t, state.history_root());
     move_if_present(t, staging + "/record.json", state.record(apply_id));
     move_if_present(t, staging + "/manifest", state.manifest(apply_id));
-    if (current_apply(t, state) != apply_id) replace_file(t, state.current(), apply_id + "\n");
+    if (current_apply(t, state) != apply_id) write_current(t, state, {apply_id, new_root});
     t.flush_dir(state.history_root());
     t.flush_dir(state.dir);
     t.remove(state.journal());
@@ -434,7 +435,7 @@ RecoverReport recover_locked(Transport& t, const StateLayout& state, unsigned ke
         while (!apply_id.empty() && apply_id.back() == '\n') apply_id.pop_back();
         Changeset cs = load_journaled(t, state, apply_id);
         commit(t, cs, state, apply_id, true);
-        finalize(t, state, apply_id, keep);
+        finalize(t, state, apply_id, cs.new_root, keep);
         report.finished_apply = apply_id;
     }
     std::string unfinished = state.journal() + ".new";
@@ -521,7 +522,7 @@ ApplyReport apply_changeset(Transport& t, const Changeset& cs, ContentFeed& cont
     try {
         commit(t, cs, options.state, apply_id, false);
         watch.lap("commit");
-        finalize(t, options.state, apply_id, options.keep_backups);
+        finalize(t, options.state, apply_id, cs.new_root, options.keep_backups);
         watch.lap("history");
         log::debug("{}: {}", t.describe(), watch.text());
     } catch (const std::exception& e) {

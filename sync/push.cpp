@@ -31,14 +31,12 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // the target holds now: someone edited the target by hand.
 std::vector<std::string> find_drift(transport::Transport& t, const StateLayout& state, const fs::path& actual,
                                     const manifest::Hash128& actual_root) {
-    auto current = current_apply(t, state);
-    if (!current || !exists(t, state.manifest(*current))) return {};
     // The usual case, no hand edits, costs one small read.
-    auto record = decode_record(read_small_file(t, state.record(*current)), t.describe());
-    if (record.changeset.new_root == actual_root) return {};
+    auto current = read_current(t, state);
+    if (!current || current->root == actual_root || !exists(t, state.manifest(current->apply_id))) return {};
     TempFile recorded;
     {
-        auto reader = t.open_read(state.manifest(*current));
+        auto reader = t.open_read(state.manifest(current->apply_id));
         std::ofstream out(recorded.path().string(), std::ios::binary);
         char buffer[65536];
         while (std::size_t n = reader->read(buffer, sizeof buffer)) out.write(buffer, static_cast<std::streamsize>(n));

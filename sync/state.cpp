@@ -91,11 +91,23 @@ std::vector<HistoryRecord> read_history(transport::Transport& t, const StateLayo
     return records;
 }
 
-std::optional<std::string> current_apply(transport::Transport& t, const StateLayout& state) {
+std::optional<Current> read_current(transport::Transport& t, const StateLayout& state) {
     if (!exists(t, state.current())) return std::nullopt;
-    std::string id = read_small_file(t, state.current());
-    while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
-    return id;
+    std::string text = read_small_file(t, state.current());
+    auto tab = text.find('\t');
+    auto root = tab == std::string::npos ? std::nullopt : manifest::Hash128::from_hex(text.substr(tab + 1, 32));
+    if (!root) throw Error(t.describe() + "/" + state.current() + " is damaged; run 'exmsync recover' or push again");
+    return Current{text.substr(0, tab), *root};
+}
+
+std::optional<std::string> current_apply(transport::Transport& t, const StateLayout& state) {
+    auto current = read_current(t, state);
+    if (!current) return std::nullopt;
+    return current->apply_id;
+}
+
+void write_current(transport::Transport& t, const StateLayout& state, const Current& current) {
+    replace_file(t, state.current(), current.apply_id + "\t" + current.root.hex() + "\n");
 }
 
 }  // namespace exmsync::sync

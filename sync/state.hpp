@@ -57,7 +57,16 @@ bool exists(transport::Transport& t, const std::string& path);
 
 // The history on a target, oldest first (records that cannot be read are errors).
 std::vector<HistoryRecord> read_history(transport::Transport& t, const StateLayout& state);
-// The apply id of the target's current manifest, if any push or apply ever completed.
+// What `current` records: the last completed apply and the root it left.
+struct Current {
+    std::string apply_id;
+    manifest::Hash128 root;
+};
+
+// The target's current apply, if any push or apply ever completed.
+std::optional<Current> read_current(transport::Transport& t, const StateLayout& state);
 std::optional<std::string> current_apply(transport::Transport& t, const StateLayout& state);
+// Replaces `current`; the line is "<apply id> TAB <root>".
+void write_current(transport::Transport& t, const StateLayout& state, const Current& current);
 
 }  // namespace exmsync::sync
