@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sync/pack.hpp"
+#include "sync/report/report.hpp"
 #include "tools/commands.hpp"
 
 namespace exmsync::cli {
@@ -33,9 +34,8 @@ int run_pack(const PackArgs& args) {
                   << '\n';
         return kOk;
     }
-    std::cout << args.output << ": changeset " << report.changeset.id() << ", " << c.writes << " writes (" << c.bytes
-              << " bytes), " << c.deletes << " deletes, " << c.renames << " renames, folders +" << c.mkdirs << " -"
-              << c.rmdirs << '\n';
+    std::cout << args.output << ": changeset " << report.changeset.id() << " for the target: "
+              << report::counts_text(c, true) << '\n';
     return kOk;
 }
 

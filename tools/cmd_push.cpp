@@ -36,10 +36,7 @@ void print_target(const sync::TargetResult& r, bool dry_run) {
         std::cout << r.target << ": in sync\n";
         return;
     }
-    const auto& c = r.changes;
-    std::cout << r.target << ": " << (dry_run ? "would write " : "wrote ") << c.writes << " files ("
-              << c.bytes << " bytes), " << (dry_run ? "delete " : "deleted ") << c.deletes << ", "
-              << (dry_run ? "rename " : "renamed ") << c.renames << ", folders +" << c.mkdirs << " -" << c.rmdirs;
+    std::cout << r.target << ": " << report::counts_text(r.changes, dry_run);
     if (!r.apply_id.empty()) std::cout << " [" << r.apply_id << "]";
     std::cout << '\n';
     if (dry_run) report::write_changeset_short(std::cout, r.changeset, "  ");

@@ -23,8 +23,7 @@ struct TargetArgs {
 };
 
 void print_counts(const std::string& root, const sync::ChangeCounts& c, const std::string& id) {
-    std::cout << root << ": wrote " << c.writes << " files (" << c.bytes << " bytes), deleted " << c.deletes
-              << ", renamed " << c.renames << ", folders +" << c.mkdirs << " -" << c.rmdirs << " [" << id << "]\n";
+    std::cout << root << ": " << report::counts_text(c) << " [" << id << "]\n";
 }
 
 int run_apply(const TargetArgs& args) {

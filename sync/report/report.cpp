@@ -80,6 +80,13 @@ nlohmann::json diff_json(const manifest::DiffResult& diff) {
             {"changes", std::move(changes)}};
 }
 
+std::string counts_text(const sync::ChangeCounts& c, bool dry_run) {
+    return std::string(dry_run ? "would write " : "wrote ") + std::to_string(c.writes) + " files (" +
+           std::to_string(c.bytes) + " bytes), " + (dry_run ? "delete " : "deleted ") + std::to_string(c.deletes) +
+           ", " + (dry_run ? "rename " : "renamed ") + std::to_string(c.renames) + ", folders +" +
+           std::to_string(c.mkdirs) + " -" + std::to_string(c.rmdirs);
+}
+
 void write_changeset_short(std::ostream& out, const sync::Changeset& changeset, const std::string& indent) {
     using sync::OpKind;
     for (const auto& op : changeset.ops) {

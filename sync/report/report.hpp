@@ -10,6 +10,7 @@
 #include "manifest/format.hpp"
 #include "manifest/scanner.hpp"
 #include "sync/changeset.hpp"
+#include "sync/plan.hpp"
 #include "sync/push.hpp"
 
 namespace exmsync::report {
@@ -28,6 +29,10 @@ void write_manifest_json(std::ostream& out, manifest::EntryStream& entries, cons
 // `git status --short` style: "M  path", "R  old -> new"; directories end in '/'.
 void write_diff_short(std::ostream& out, const manifest::DiffResult& diff);
 nlohmann::json diff_json(const manifest::DiffResult& diff);
+
+// "wrote 3 files (120 bytes), deleted 1, renamed 0, folders +1 -0", or in
+// the conditional ("would write ...") for a dry run.
+std::string counts_text(const sync::ChangeCounts& counts, bool dry_run = false);
 
 // One line per operation, in the same short style, each after `indent`.
 void write_changeset_short(std::ostream& out, const sync::Changeset& changeset, const std::string& indent);
