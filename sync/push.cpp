@@ -35,12 +35,7 @@ std::vector<std::string> find_drift(transport::Transport& t, const StateLayout& 
     auto current = read_current(t, state);
     if (!current || current->root == actual_root || !exists(t, state.manifest(current->apply_id))) return {};
     TempFile recorded;
-    {
-        auto reader = t.open_read(state.manifest(current->apply_id));
-        std::ofstream out(recorded.path().string(), std::ios::binary);
-        char buffer[65536];
-        while (std::size_t n = reader->read(buffer, sizeof buffer)) out.write(buffer, static_cast<std::streamsize>(n));
-    }
+    copy_to_local(t, state.manifest(current->apply_id), recorded.path());
     manifest::ManifestReader before(recorded.path()), now(actual);
     manifest::DiffOptions plain;
     plain.detect_renames = false;

@@ -1,6 +1,5 @@
 #include "sync/rollback.hpp"
 
-#include <fstream>
 #include <map>
 
 #include "manifest/diff.hpp"
@@ -41,13 +40,6 @@ std::map<std::pair<Hash128, std::uint64_t>, std::string> saved_content(const std
         }
     }
     return saved;
-}
-
-void copy_to_local(transport::Transport& t, const std::string& path, const boost::filesystem::path& to) {
-    auto reader = t.open_read(path);
-    std::ofstream out(to.string(), std::ios::binary);
-    char buffer[65536];
-    while (std::size_t n = reader->read(buffer, sizeof buffer)) out.write(buffer, static_cast<std::streamsize>(n));
 }
 
 }  // namespace
@@ -94,11 +86,9 @@ RollbackReport rollback(const std::string& root, const std::string& to, const Ro
     RollbackReport report;
     report.to_apply = record.apply_id;
     report.changeset = plan_changeset(diff, mtime_of, PlanOptions{});
-    TempFile after;
-    manifest::ManifestReader base(actual.path());
-    manifest_after(base, report.changeset, after.path());
     if (options.dry_run || report.changeset.empty()) return report;
-    MappedFeed feed(*target, report.changeset, std::move(where), after.path());
+    // With deletes, the target ends up holding exactly the wanted manifest.
+    MappedFeed feed(*target, report.changeset, std::move(where), wanted.path());
     ApplyOptions apply;
     apply.state = state;
     apply.kind = "rollback";

@@ -1,6 +1,7 @@
 #include "sync/state.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "sync/error.hpp"
@@ -38,6 +39,15 @@ std::string read_small_file(transport::Transport& t, const std::string& path) {
         if (out.size() > (64u << 20)) throw Error(t.describe() + ": " + path + " is too large for a state file");
     }
     return out;
+}
+
+void copy_to_local(transport::Transport& t, const std::string& path, const boost::filesystem::path& local) {
+    auto reader = t.open_read(path);
+    std::ofstream out(local.string(), std::ios::binary);
+    char buffer[65536];
+    while (std::size_t n = reader->read(buffer, sizeof buffer)) out.write(buffer, static_cast<std::streamsize>(n));
+    out.close();
+    if (!out) throw Error("cannot write " + local.string() + ": disk full or I/O error");
 }
 
 void write_new_file(transport::Transport& t, const std::string& path, const std::string& content) {

@@ -4,6 +4,7 @@
 // every backend keeps its state the same way.
 #pragma once
 
+#include <boost/filesystem/path.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +45,8 @@ HistoryRecord decode_record(const std::string& text, const std::string& where);
 
 // Whole small files through a transport.
 std::string read_small_file(transport::Transport& t, const std::string& path);
+// Copies a file of the target (a recorded manifest) to a local file.
+void copy_to_local(transport::Transport& t, const std::string& path, const boost::filesystem::path& local);
 // Creates `path` with `content` and flushes it; `path` must not exist.
 void write_new_file(transport::Transport& t, const std::string& path, const std::string& content);
 // Replaces `path` through `path.new`: the old file is removed only once the
