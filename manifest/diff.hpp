@@ -1,9 +1,16 @@
 // The difference between two manifests, as a merge-join of two streams in
 // manifest order. A directory whose Merkle hash is the same on both sides is
 // skipped whole, so equal subtrees cost a read, never a comparison.
+//
+// Changes stream out in manifest order of their path. Rename detection pairs
+// removed files with added files of the same content; it needs every removed
+// and added file at once, so those go through external sorts and the changes
+// wait in a temporary file until the pairs are known. Memory stays bounded
+// either way.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,12 +30,12 @@ struct Change {
     // Renamed: before->path is the old path, after->path the new one.
 };
 
-struct DiffResult {
+struct DiffSummary {
     Hash128 root_a;
     Hash128 root_b;
-    std::vector<Change> changes;        // in manifest order of `path`
+    std::uint64_t change_count = 0;     // handed to the sink
     std::uint64_t skipped_subtrees = 0; // directories not descended: equal hashes
-    bool same() const { return changes.empty(); }
+    bool same() const { return root_a == root_b; }
 };
 
 struct DiffOptions {
@@ -36,11 +43,21 @@ struct DiffOptions {
     bool detect_renames = true;
 };
 
-// Throws Error when either stream is corrupt.
-DiffResult diff_streams(EntryStream& a, EntryStream& b, const DiffOptions& options = {});
+using ChangeSink = std::function<void(const Change&)>;
+
+// Hands every change to `sink`, in manifest order of Change::path. Throws
+// Error when either stream is corrupt; an exception from `sink` propagates.
+DiffSummary diff_streams(EntryStream& a, EntryStream& b, const DiffOptions& options, const ChangeSink& sink);
+
+// Every change at once: for small manifests and tests.
+struct DiffResult : DiffSummary {
+    std::vector<Change> changes;
+};
+DiffResult diff_all(EntryStream& a, EntryStream& b, const DiffOptions& options = {});
 
 // "A ", "D ", "M ", "T ", "R ": the first column of `git status --short`.
 const char* change_code(ChangeKind kind);
+// added, removed, modified, type_changed, renamed: the JSON vocabulary.
 const char* change_name(ChangeKind kind);
 
 }  // namespace exmsync::manifest

@@ -89,4 +89,24 @@ std::string path_problem(std::string_view path) {
     return {};
 }
 
+bool is_state_folder_name(std::string_view name) {
+    std::string_view state = kStateFolder;
+    if (name.size() != state.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        if (c != state[i]) return false;
+    }
+    return true;
+}
+
+bool touches_state_folder(std::string_view path) {
+    while (true) {
+        auto slash = path.find('/');
+        if (is_state_folder_name(path.substr(0, slash))) return true;
+        if (slash == std::string_view::npos) return false;
+        path.remove_prefix(slash + 1);
+    }
+}
+
 }  // namespace exmsync::manifest

@@ -52,4 +52,12 @@ std::string_view name_of(std::string_view path);
 // Empty when `path` is a valid manifest path, else why not.
 std::string path_problem(std::string_view path);
 
+// The state folder exmsync keeps in every target root. It is never part of a
+// manifest or a changeset, at any depth and in any letter case: a Windows or
+// SMB target would take `.EXMSYNC` for the state folder itself.
+inline constexpr const char* kStateFolder = ".exmsync";
+bool is_state_folder_name(std::string_view name);
+// True when any component of `path` is a state folder name.
+bool touches_state_folder(std::string_view path);
+
 }  // namespace exmsync::manifest

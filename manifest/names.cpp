@@ -42,11 +42,13 @@ std::string normalize(std::string_view name, utf8proc_option_t options) {
 }  // namespace
 
 std::string windows_name_problem(std::string_view name) {
-    if (is_reserved_device(name)) return "is a reserved device name on Windows";
+    if (is_reserved_device(name)) return "is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9)";
     if (name.back() == '.' || name.back() == ' ') return "ends with a dot or space, which Windows drops";
     for (char c : name) {
         if (static_cast<unsigned char>(c) < 0x20) return "holds a control character, which Windows refuses";
-        if (std::string_view("<>:\"|?*\\").find(c) != std::string_view::npos)
+        if (c == ':') return "holds ':', which Windows reads as an alternate data stream or a drive";
+        if (c == '\\') return "holds '\\', which Windows reads as a folder separator";
+        if (std::string_view("<>\"|?*").find(c) != std::string_view::npos)
             return std::string("holds '") + c + "', which Windows refuses";
     }
     return {};
@@ -69,19 +71,24 @@ void NameChecker::add(const Entry& entry) {
     while (stack_.size() > 1 && !is_inside(entry.path, stack_.back().path)) stack_.pop_back();
     std::string_view name = name_of(entry.path);
     if (auto problem = windows_name_problem(name); !problem.empty())
-        warnings_.push_back("'" + escape_path(entry.path) + "' " + problem);
+        note("'" + escape_path(entry.path) + "' " + problem);
 
     auto [clash, fresh] = stack_.back().names.emplace(windows_name_key(name), std::string(name));
     if (!fresh) {
         std::string parent(parent_of(entry.path));
         std::string other = parent.empty() ? clash->second : parent + "/" + clash->second;
         bool unicode = normalize(clash->second, UTF8PROC_COMPOSE) == normalize(name, UTF8PROC_COMPOSE);
-        warnings_.push_back("'" + escape_path(other) + "' and '" + escape_path(entry.path) + "' " +
+        note("'" + escape_path(other) + "' and '" + escape_path(entry.path) + "' " +
                             (unicode ? "are the same name under Unicode normalization (NFC/NFD)"
                                      : "differ only in case") +
                             "; a Windows or SMB target keeps only one");
     }
     if (entry.type == EntryType::Directory) stack_.push_back(Folder{entry.path, {}});
+}
+
+void NameChecker::note(std::string problem) {
+    if (problems_.size() < kMaxNameProblemsKept) problems_.push_back(std::move(problem));
+    ++count_;
 }
 
 }  // namespace exmsync::manifest

@@ -21,19 +21,26 @@ std::string windows_name_problem(std::string_view name);
 // then case folded. Invalid UTF-8 is returned unchanged.
 std::string windows_name_key(std::string_view name);
 
-// Checks entries fed in manifest order and collects one warning per problem.
+// Problems kept word for word; the rest are only counted.
+inline constexpr std::size_t kMaxNameProblemsKept = 50;
+
+// Checks entries fed in manifest order: one line per name Windows would
+// refuse, and per pair of names it would merge.
 class NameChecker {
 public:
     void add(const Entry& entry);
-    const std::vector<std::string>& warnings() const { return warnings_; }
+    const std::vector<std::string>& problems() const { return problems_; }
+    std::uint64_t count() const { return count_; }
 
 private:
+    void note(std::string problem);
     struct Folder {
         std::string path;
         std::unordered_map<std::string, std::string> names;  // key -> first name seen
     };
     std::vector<Folder> stack_{Folder{}};
-    std::vector<std::string> warnings_;
+    std::vector<std::string> problems_;
+    std::uint64_t count_ = 0;
 };
 
 }  // namespace exmsync::manifest

@@ -13,6 +13,7 @@
 #include "manifest/escape.hpp"
 #include "manifest/file_system.hpp"
 #include "manifest/names.hpp"
+#include "manifest/sorted_file.hpp"
 #include "manifest/stat_cache.hpp"
 
 namespace exmsync::manifest {
@@ -41,12 +42,16 @@ struct Item {
 class Scan {
 public:
     Scan(const fs::path& root, const ScanOptions& options)
-        : root_(root), options_(options), cache_(options.cache_file ? *options.cache_file : fs::path()) {}
+        : root_(root), options_(options), cache_(options.cache_in ? *options.cache_in : fs::path()) {}
 
     ScanResult run(ManifestWriter& out);
 
 private:
     void walk(const std::string& rel, const fs::path& dir);
+    void warn(std::string text) {
+        if (walk_warnings_.size() < kMaxWarningsKept) walk_warnings_.push_back(std::move(text));
+        ++walk_warning_count_;
+    }
     void walk_thread();
     void hash_thread();
     void hash_item(Item& item);
@@ -61,8 +66,10 @@ private:
     const ScanOptions& options_;
     StatCacheReader cache_;
     std::vector<std::string> walk_warnings_;
+    std::uint64_t walk_warning_count_ = 0;
     NameChecker names_;
     std::optional<StatCacheWriter> new_cache_;
+    std::optional<LineWriter> hidden_;  // walker thread only
     std::int64_t scan_start_ = 0;
 
     std::vector<std::unique_ptr<Item>> batch_;  // walker-only: handed over in one lock
@@ -94,7 +101,7 @@ std::unique_ptr<Item> Scan::make_item(const std::string& rel, const fs::path& fu
         default: {
             item->entry.type = EntryType::File;
             item->entry.size = st.size;
-            if (options_.cache_file) {
+            if (options_.cache_in) {
                 if (auto cached = cache_.lookup(rel, st)) {
                     item->entry.hash = *cached;
                     item->from_cache = true;
@@ -108,23 +115,38 @@ std::unique_ptr<Item> Scan::make_item(const std::string& rel, const fs::path& fu
 }
 
 void Scan::walk(const std::string& rel, const fs::path& dir) {
-    for (auto& child : list_directory(dir)) {
+    bool holds_hidden = false;
+    std::vector<std::pair<std::string, const DirChild*>> kept;
+    auto children = list_directory(dir);
+    for (auto& child : children) {
         std::string path = rel.empty() ? child.name : rel + "/" + child.name;
-        if (std::find(options_.skip.begin(), options_.skip.end(), path) != options_.skip.end()) continue;
         const FileStat& st = child.stat;
-        if (st.kind == FileKind::Other) {
-            walk_warnings_.push_back("skipped '" + escape_path(path) + "': not a file, folder or symlink");
-            continue;
-        }
         bool is_dir = st.kind == FileKind::Directory;
-        if (options_.filter.excluded(path, is_dir)) continue;
-        if (st.kind == FileKind::Symlink && !options_.record_symlinks) {
-            walk_warnings_.push_back("left out symlink '" + escape_path(path) + "': symlinks are never pushed");
-            continue;
+        bool left_out = options_.filter.excluded(path, is_dir);
+        if (!left_out && is_state_folder_name(child.name)) {
+            // The root's own state folder is expected; any other spelling or
+            // depth would be the state folder itself on a Windows target.
+            if (!rel.empty() || child.name != kStateFolder)
+                warn("left out '" + escape_path(path) + "': the name of exmsync's state folder is never synced");
+            left_out = true;
         }
-        fs::path full = dir / child.name;
-        add(make_item(path, full, st));
-        if (is_dir) walk(path, full);
+        if (!left_out && st.kind == FileKind::Other) {
+            warn("skipped '" + escape_path(path) + "': not a file, folder or symlink");
+            left_out = true;
+        }
+        if (!left_out && st.kind == FileKind::Symlink && !options_.record_symlinks) {
+            warn("left out symlink '" + escape_path(path) + "': symlinks are never pushed");
+            left_out = true;
+        }
+        holds_hidden = holds_hidden || left_out;
+        if (!left_out) kept.emplace_back(std::move(path), &child);
+    }
+    // Listed before its subtree, which keeps the list in manifest order.
+    if (holds_hidden && !rel.empty() && hidden_) hidden_->add(escape_path(rel));
+    for (auto& [path, child] : kept) {
+        fs::path full = dir / child->name;
+        add(make_item(path, full, child->stat));
+        if (child->stat.kind == FileKind::Directory) walk(path, full);
     }
 }
 
@@ -155,6 +177,7 @@ void Scan::walk_thread() {
     try {
         walk("", root_);
         flush_batch();
+        if (hidden_) hidden_->close();
     } catch (...) {
         std::lock_guard lock(mutex_);
         if (!stopping_) walk_error_ = std::current_exception();
@@ -278,7 +301,8 @@ ScanResult Scan::run(ManifestWriter& out) {
         throw Error("cannot scan " + root_.string() + ": no such folder; check the path (is the share mounted?)");
 
     scan_start_ = now_ns();
-    if (options_.cache_file) new_cache_.emplace(*options_.cache_file);
+    if (options_.cache_out) new_cache_.emplace(*options_.cache_out);
+    if (options_.hidden_out) hidden_.emplace(*options_.hidden_out);
 
     ScanResult result;
     unsigned threads = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
@@ -305,8 +329,11 @@ ScanResult Scan::run(ManifestWriter& out) {
     join();
     result.root = out.finish();
     if (new_cache_) new_cache_->commit();
+    if (hidden_) result.hidden_folders = hidden_->count();
     result.warnings = std::move(walk_warnings_);
-    for (const auto& w : names_.warnings()) result.warnings.push_back(w);
+    result.warning_count = walk_warning_count_;
+    result.name_problems = names_.problems();
+    result.name_problem_count = names_.count();
     return result;
 }
 

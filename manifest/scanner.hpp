@@ -18,10 +18,15 @@ namespace exmsync::manifest {
 
 struct ScanOptions {
     Filter filter;
-    // Where the stat cache lives; none: hash every file.
-    std::optional<boost::filesystem::path> cache_file;
-    // Relative paths never scanned: the state folder.
-    std::vector<std::string> skip = {".exmsync"};
+    // The stat cache to read (absent or missing file: none) and the one to
+    // write (none: the cache is not updated). They may be the same file.
+    std::optional<boost::filesystem::path> cache_in;
+    std::optional<boost::filesystem::path> cache_out;
+    // Where to write, one escaped path per line in manifest order, every
+    // folder that directly holds something the manifest leaves out (a
+    // filtered-out entry, a special file, an unrecorded symlink, a state
+    // folder). The root is never listed. A push never removes such a folder.
+    std::optional<boost::filesystem::path> hidden_out;
     // false: symlinks are left out with a warning (a push never copies them).
     bool record_symlinks = true;
     unsigned threads = 0;  // 0: one per core
@@ -41,8 +46,16 @@ struct ScanStats {
 struct ScanResult {
     Hash128 root;
     ScanStats stats;
-    std::vector<std::string> warnings;  // names Windows would refuse or merge, skipped special files
+    // Skipped special files and unrecorded symlinks (the first kMaxWarningsKept).
+    std::vector<std::string> warnings;
+    std::uint64_t warning_count = 0;
+    // Names Windows would refuse or merge (the first kMaxNameProblemsKept).
+    std::vector<std::string> name_problems;
+    std::uint64_t name_problem_count = 0;
+    std::uint64_t hidden_folders = 0;  // lines written to ScanOptions::hidden_out
 };
+
+inline constexpr std::size_t kMaxWarningsKept = 50;
 
 // Scans `root` and writes every entry to `out` (then finishes it). Symlinks
 // are recorded, never followed. Throws Error naming the path for a missing

@@ -72,4 +72,6 @@ Hash128 TreeHasher::finish() {
     return Hash128{h.high64, h.low64};
 }
 
+Hash128 empty_folder_hash() { return TreeHasher().finish(); }
+
 }  // namespace exmsync::manifest

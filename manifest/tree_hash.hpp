@@ -37,4 +37,7 @@ private:
     DirectoryDone on_directory_done_;
 };
 
+// The hash of a folder with nothing in it.
+Hash128 empty_folder_hash();
+
 }  // namespace exmsync::manifest

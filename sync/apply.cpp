@@ -1,55 +1,22 @@
-// The apply protocol (see apply.hpp for the seven steps). Every step goes
+// The apply protocol (see apply.hpp for the eight steps). Every step goes
 // through the Transport interface, so a fault-injecting transport can stop it
-// after any operation, and `recover` must then bring the target to the old or
+// after any operation, and recovery must then bring the target to the old or
 // the new state, never a mix.
 #include "sync/apply.hpp"
 
-#include <algorithm>
 #include <chrono>
-#include <map>
-#include <set>
-#include <unordered_map>
 
 #include "manifest/escape.hpp"
-#include "manifest/file_system.hpp"
 #include "manifest/format.hpp"
-#include "sync/lock.hpp"
+#include "sync/journal.hpp"
 #include "sync/log.hpp"
-#include "sync/plan.hpp"
 #include "sync/platform.hpp"
-#include "sync/snapshot.hpp"
+#include "sync/stager.hpp"
 
 namespace exmsync::sync {
 namespace {
 
-using manifest::EntryType;
-using transport::Kind;
-using transport::Transport;
-
-constexpr std::size_t kCopyBuffer = 64 * 1024;
-constexpr std::size_t kMaxProblemsShown = 8;
-constexpr std::size_t kFoldersFlushedOneByOne = 16;
-
 std::string show(const std::string& path) { return "'" + manifest::escape_path(path) + "'"; }
-
-const std::string& removed_path(const Op& op) { return op.kind == OpKind::Rename ? op.from : op.path; }
-
-struct Content {
-    manifest::Hash128 hash;
-    std::uint64_t size = 0;
-};
-
-Content hash_content(transport::Reader& reader) {
-    manifest::StreamHasher hasher;
-    std::vector<char> buffer(kCopyBuffer);
-    Content c;
-    while (std::size_t n = reader.read(buffer.data(), buffer.size())) {
-        hasher.update(buffer.data(), n);
-        c.size += n;
-    }
-    c.hash = hasher.digest();
-    return c;
-}
 
 // Time spent per phase, for -vv.
 class Stopwatch {
@@ -67,481 +34,319 @@ private:
     std::string text_;
 };
 
-// ---- step 3: the base check ----
+// ---- steps 4 and 8: what goes to history ----
 
-void check_one(Transport& t, const std::string& path, const std::optional<Expect>& want,
-               const std::set<std::string>& removed, std::vector<std::string>& problems) {
-    auto st = t.stat(path);
-    if (!want) {
-        if (st) problems.push_back(show(path) + " exists but the changeset creates it");
-        return;
-    }
-    switch (want->type) {
-        case EntryType::File: {
-            if (!st || st->kind != Kind::File) {
-                problems.push_back(show(path) + (st ? " is no longer a file" : " is missing"));
-                return;
-            }
-            auto reader = t.open_read(path);
-            Content c = hash_content(*reader);
-            if (c.size != want->size || c.hash != want->hash) problems.push_back(show(path) + " has other content");
-            return;
-        }
-        case EntryType::Symlink:
-            if (!st || st->kind != Kind::Symlink) problems.push_back(show(path) + " is no longer a symlink");
-            return;
-        case EntryType::Directory:
-            if (!st || st->kind != Kind::Directory) {
-                problems.push_back(show(path) + " is no longer a folder");
-                return;
-            }
-            for (const auto& child : t.list(path))
-                if (!removed.count(path + "/" + child.name))
-                    problems.push_back(show(path + "/" + child.name) + " is new in a folder the changeset removes");
-            return;
+// The records an apply leaves in history wait in its staging folder until
+// the commit is done, so that a finished commit can always record itself.
+void stage_records(StateFolder& state, const std::string& apply_id, const Changeset& cs,
+                   const boost::filesystem::path& base_manifest, const ApplyOptions& options) {
+    const std::string dir = layout::staging(apply_id);
+    HistoryRecord record{apply_id, options.kind, platform::utc_now(), platform::host_name(), cs.header,
+                         options.drift_count};
+    state.write_new(dir + "/record.json", encode_record(record));
+    state.copy_in(cs.ops, dir + "/ops", transport::Flush::Deferred);
+    if (options.drift) state.copy_in(*options.drift, dir + "/drift", transport::Flush::Deferred);
+    if (!History(state).empty()) return;
+    // The first apply also records how the target was kept by hand.
+    ChangesetHeader before;
+    before.base_root = before.new_root = cs.header.base_root;
+    before.filter = cs.header.filter;
+    before.ops_hash = manifest::hash_bytes("");
+    HistoryRecord initial{kInitialApply, "initial", record.applied_at, record.host, before, 0};
+    state.write_new(dir + "/initial.json", encode_record(initial));
+    state.copy_in(base_manifest, dir + "/initial.manifest", transport::Flush::Deferred);
+}
+
+void finalize(StateFolder& state, const std::string& apply_id, unsigned keep_backups) {
+    const std::string dir = layout::staging(apply_id);
+    state.make_folders(layout::kHistory);
+    state.move_if_present(dir + "/initial.json", layout::record(kInitialApply));
+    state.move_if_present(dir + "/initial.manifest", layout::history_file(kInitialApply, "manifest"));
+    for (const char* ext : {"ops", "manifest", "drift"})
+        state.move_if_present(dir + "/" + ext, layout::history_file(apply_id, ext));
+    state.move_if_present(dir + "/record.json", layout::record(apply_id));
+    auto& t = state.transport();
+    t.flush_dir(layout::kHistory);
+    HistoryRecord record = decode_record(state.read_small(layout::record(apply_id)), layout::record(apply_id));
+    History history(state);
+    auto current = history.current_file();
+    if (!current || current->apply_id != apply_id) history.write_current({apply_id, record.header.new_root});
+    // The journal goes only after history and current are durable, and the
+    // staging folder only after the journal: while the journal exists, a
+    // recovery redoes the commit and needs what staging holds.
+    t.remove(layout::kJournal);
+    t.flush_dir(layout::kDir);
+    state.remove_tree(dir);
+    try {
+        history.prune(keep_backups);
+    } catch (const std::exception& e) {
+        log::warn("{}: could not prune old backups ({}); the next apply tries again", state.describe(), e.what());
     }
 }
 
-void check_base(Transport& t, const Changeset& cs) {
-    std::map<std::string, std::optional<Expect>> expected;
-    std::set<std::string> removed, made_dirs;
-    for (const auto& op : cs.ops) {
-        if (!op.removes()) continue;
-        expected[removed_path(op)] = op.base;
-        removed.insert(removed_path(op));
-    }
-    for (const auto& op : cs.ops) {
-        if (op.creates() && !expected.count(op.path)) expected[op.path] = std::nullopt;
-        if (op.kind == OpKind::Mkdir) made_dirs.insert(op.path);
-    }
-    std::vector<std::string> problems;
-    for (const auto& [path, want] : expected) {
-        // Inside a folder this changeset creates, nothing can exist yet; and
-        // the old thing at that folder's path may be a symlink, which no
-        // check may go through.
-        if (!want && made_dirs.count(std::string(manifest::parent_of(path)))) continue;
-        check_one(t, path, want, removed, problems);
-        if (problems.size() > kMaxProblemsShown) break;
-    }
-    std::set<std::string> parents;
-    for (const auto& op : cs.ops) {
-        std::string parent(manifest::parent_of(op.path));
-        if (!op.creates() || parent.empty() || made_dirs.count(parent) || !parents.insert(parent).second) continue;
-        auto st = t.stat(parent);
-        if (!st || st->kind != Kind::Directory || removed.count(parent))
-            problems.push_back("folder " + show(parent) + " is missing");
-    }
-    if (problems.empty()) return;
-    std::string list;
-    for (std::size_t i = 0; i < problems.size() && i < kMaxProblemsShown; ++i) list += (i ? "; " : "") + problems[i];
-    if (problems.size() > kMaxProblemsShown) list += "; and more";
-    throw DriftError("target " + t.describe() + " is not in the state this changeset was made for (" + list +
-                     "); nothing was changed: diff again and push, or pack a new changeset");
+// ---- step 7: commit, and undo when the target refuses ----
+
+void drop_journal(StateFolder& state, const std::string& apply_id) {
+    auto& t = state.transport();
+    t.remove(layout::kJournal);
+    t.flush_dir(layout::kDir);
+    if (state.exists(layout::kUndo)) t.remove(layout::kUndo);
+    state.remove_tree(layout::staging(apply_id));
+    state.remove_tree(layout::backup(apply_id));
 }
 
-void refuse_state_paths(const Changeset& cs, const StateLayout& state, const std::string& where) {
-    for (const auto& op : cs.ops)
-        for (const std::string* p : {&op.path, &op.from})
-            if (*p == state.dir || manifest::is_inside(*p, state.dir))
-                throw Error("changeset for " + where + " touches the state folder (" + show(*p) +
-                            "); refusing it");
+[[noreturn]] void blocked(StateFolder& state, const std::string& apply_id, const StepFailed* forward,
+                          const StepFailed& back) {
+    std::string stopped = forward ? " stopped at " + show(forward->path()) + " (" + forward->what() + ") and" : "";
+    throw BlockedError(state.where() + ": the commit of " + apply_id + stopped + " cannot be undone at " +
+                       show(back.path()) + ": " + back.what() + "; the target stays locked with its journal: fix " +
+                       show(back.path()) + ", then run 'exmsync recover " + state.describe() + "'");
 }
 
-// ---- step 4: staging ----
-
-constexpr std::size_t kStagedPerFolder = 1000;
-
-// Where the content of op `index` waits in staging until the commit.
-std::string staged_path(const std::string& staging, std::size_t index) {
-    return staging + "/" + std::to_string(index / kStagedPerFolder) + "/" + std::to_string(index);
+// Switches the journal to undo (durably, before the first step back), takes
+// the commit back and drops the journal. Throws BlockedError when a step
+// cannot be taken back.
+void undo(StateFolder& state, Commit& commit, const std::string& apply_id, const StepFailed* cause) {
+    if (!state.exists(layout::kUndo)) {
+        state.write_new(layout::kUndo, apply_id + "\n");
+        state.transport().flush_dir(layout::kDir);
+    }
+    try {
+        commit.undo();
+        commit.flush();
+    } catch (const StepFailed& back) {
+        blocked(state, apply_id, cause, back);
+    }
+    drop_journal(state, apply_id);
 }
 
-class Stager {
-public:
-    Stager(Transport& t, const Changeset& cs, std::string dir) : t_(t), cs_(cs), dir_(std::move(dir)) {
-        for (std::size_t i = 0; i < cs.ops.size(); ++i)
-            if (cs.ops[i].kind == OpKind::Write) writes_.emplace(cs.ops[i].path, i);
-    }
+const std::string kJournalDraft = layout::kJournal + ".new";
 
-    void take(const std::string& name, std::uint64_t size, transport::Reader& content) {
-        if (name == kManifestItem) return take_manifest(content);
-        std::string prefix = kFilePrefix;
-        auto it = name.rfind(prefix, 0) == 0 ? writes_.find(name.substr(prefix.size())) : writes_.end();
-        if (it == writes_.end()) fail("content for " + show(name) + ", which the changeset does not write");
-        const Op& op = cs_.ops[it->second];
-        if (!staged_.insert(it->second).second) fail("content for " + show(op.path) + " twice");
-        if (size != op.size) fail("content for " + show(op.path) + " of the wrong size");
-        Content got = copy(content, staged_file(it->second), op.size, nullptr, op.mtime_ns);
-        if (got.size != op.size || got.hash != op.hash)
-            fail("content for " + show(op.path) + " does not match its hash (the source changed since it was "
-                 "scanned, or the changeset is damaged)");
-    }
-
-    void finish() {
-        for (const auto& [path, index] : writes_)
-            if (!staged_.count(index)) fail("no content for " + show(path));
-        if (!manifest_seen_) fail("no manifest after apply");
-    }
-
-private:
-    [[noreturn]] void fail(const std::string& problem) {
-        throw Error("changeset for " + t_.describe() + ": " + problem + "; nothing was changed");
-    }
-
-    // Staged files go in folders of kStagedPerFolder: one folder with a
-    // hundred thousand entries makes every create and rename in it slower.
-    std::string staged_file(std::size_t index) {
-        std::string folder = dir_ + "/" + std::to_string(index / kStagedPerFolder);
-        if (folder != last_folder_) {
-            if (!t_.stat(folder)) t_.mkdir(folder);
-            last_folder_ = folder;
-        }
-        return staged_path(dir_, index);
-    }
-
-    Content copy(transport::Reader& from, const std::string& to, std::uint64_t limit, std::ostream* tee = nullptr,
-                 std::optional<std::int64_t> mtime_ns = std::nullopt) {
-        auto writer = t_.create(to);
-        if (mtime_ns) writer->set_mtime_on_commit(*mtime_ns);
-        manifest::StreamHasher hasher;
-        Content c;
-        while (std::size_t n = from.read(buffer_.data(), buffer_.size())) {
-            c.size += n;
-            if (c.size > limit) fail("more content than declared for " + show(to));
-            hasher.update(buffer_.data(), n);
-            writer->write(buffer_.data(), n);
-            if (tee) tee->write(buffer_.data(), static_cast<std::streamsize>(n));
-        }
-        writer->commit();
-        c.hash = hasher.digest();
-        return c;
-    }
-
-    // The manifest is kept in history, and checked here: it must be a valid
-    // manifest whose root is the changeset's new root, and it must agree
-    // with the operations at every path they touch, so an op list edited
-    // behind the manifest's back is refused.
-    void take_manifest(transport::Reader& content) {
-        if (manifest_seen_) fail("a second manifest");
-        manifest_seen_ = true;
-        TempFile local;
-        {
-            std::ofstream out(local.path().string(), std::ios::binary);
-            copy(content, dir_ + "/manifest", std::uint64_t{1} << 32, &out);
-        }
-        auto expected = expected_entries();
-        std::size_t present = 0, found = 0;
-        for (const auto& [path, entry] : expected) present += entry.has_value();
-        manifest::ManifestReader reader(local.path());
-        while (const manifest::Entry* e = reader.peek()) {
-            auto it = expected.find(e->path);
-            if (it != expected.end()) {
-                const auto& want = it->second;
-                if (!want) fail("its manifest still lists " + show(e->path) + ", which it removes");
-                bool same = want->type == e->type &&
-                            (e->type != EntryType::File || (want->size == e->size && want->hash == e->hash));
-                if (!same) fail("its manifest disagrees with its operations at " + show(e->path));
-                ++found;
-            }
-            reader.pop();
-        }
-        if (reader.root() != cs_.new_root) fail("its manifest does not match its new root");
-        if (found != present) fail("its manifest lacks paths its operations create");
-    }
-
-    // Per touched path, what the manifest after apply must hold there.
-    std::map<std::string, std::optional<manifest::Entry>> expected_entries() const {
-        std::map<std::string, std::optional<manifest::Entry>> expected;
-        for (const auto& op : cs_.ops)
-            if (op.removes()) expected[removed_path(op)] = std::nullopt;
-        for (const auto& op : cs_.ops) {
-            if (op.kind == OpKind::Mkdir) expected[op.path] = manifest::Entry{op.path, EntryType::Directory, 0, {}};
-            if (op.kind == OpKind::Write || op.kind == OpKind::Rename)
-                expected[op.path] = manifest::Entry{op.path, EntryType::File, op.size, op.hash};
-        }
-        return expected;
-    }
-
-    Transport& t_;
-    const Changeset& cs_;
-    std::string dir_;
-    std::unordered_map<std::string, std::size_t> writes_;
-    std::set<std::size_t> staged_;
-    std::string last_folder_;
-    bool manifest_seen_ = false;
-    std::vector<char> buffer_ = std::vector<char>(kCopyBuffer);
-};
-
-// ---- step 6: commit ----
-
-struct Step {
-    enum Kind { Move, RemoveDir, MakeDir, SetMtime } kind;
-    std::string from, to;
-    std::int64_t mtime_ns = 0;
-};
-
-// The commit as a list of steps that can each be re-run: recovery runs the
-// same list again from the top.
-std::vector<Step> commit_steps(const Changeset& cs, const StateLayout& state, const std::string& apply_id) {
-    const std::string staging = state.staging(apply_id), backup = state.backup(apply_id);
-    std::vector<Step> steps;
-    std::vector<std::string> rmdirs, mkdirs;
-    for (std::size_t i = 0; i < cs.ops.size(); ++i) {
-        const Op& op = cs.ops[i];
-        if (op.kind == OpKind::Rename) steps.push_back({Step::Move, op.from, staging + "/r" + std::to_string(i)});
-        else if (op.kind == OpKind::Rmdir) rmdirs.push_back(op.path);
-        else if (op.removes()) steps.push_back({Step::Move, op.path, backup + "/" + std::to_string(i)});
-        if (op.kind == OpKind::Mkdir) mkdirs.push_back(op.path);
-    }
-    auto before = [](const std::string& a, const std::string& b) { return manifest::compare_paths(a, b) < 0; };
-    std::sort(rmdirs.begin(), rmdirs.end(), [&](const auto& a, const auto& b) { return before(b, a); });
-    std::sort(mkdirs.begin(), mkdirs.end(), before);
-    for (const auto& d : rmdirs) steps.push_back({Step::RemoveDir, d, ""});
-    for (const auto& d : mkdirs) steps.push_back({Step::MakeDir, "", d});
-    for (bool configs : {false, true}) {
-        for (std::size_t i = 0; i < cs.ops.size(); ++i) {
-            const Op& op = cs.ops[i];
-            if (is_config_path(op.path) != configs) continue;
-            if (op.kind == OpKind::Write) steps.push_back({Step::Move, staged_path(staging, i), op.path});
-            if (op.kind == OpKind::Rename) steps.push_back({Step::Move, staging + "/r" + std::to_string(i), op.path});
-        }
-    }
-    for (const auto& op : cs.ops)
-        if (op.kind == OpKind::Rename) steps.push_back({Step::SetMtime, "", op.path, op.mtime_ns});
-    return steps;
+// The journal is written whole and flushed under a name of its own; renaming
+// it into place is the moment the commit can no longer simply be dropped.
+void write_journal_draft(StateFolder& state, const boost::filesystem::path& journal) {
+    if (state.exists(kJournalDraft)) state.transport().remove(kJournalDraft);
+    state.copy_in(journal, kJournalDraft, transport::Flush::Now);
 }
 
-// Runs one step of a commit that starts from the top: every step is still
-// to do, so none needs looking at first.
-void run_fresh_step(Transport& t, const Step& s) {
-    switch (s.kind) {
-        case Step::Move: t.rename(s.from, s.to); return;
-        case Step::RemoveDir: t.remove(s.from); return;
-        case Step::MakeDir: t.mkdir(s.to); return;
-        case Step::SetMtime: t.set_mtime(s.to, s.mtime_ns); return;
-    }
-}
+// ---- step 2: recovery ----
 
-// Runs one step of a commit being resumed, where any step may be done
-// already. `moved_on` is where a later step moves this step's destination
-// (a renamed file held in staging moves on to its new path), or empty.
-void run_step(Transport& t, const Step& s, const std::string& moved_on) {
-    switch (s.kind) {
-        case Step::Move:
-            // Done already when the destination exists: the source may since
-            // have been re-created by a later step (a modified file).
-            if (t.stat(s.to)) return;
-            if (!t.stat(s.from)) {
-                if (!moved_on.empty() && t.stat(moved_on)) return;
-                throw Error("target " + t.describe() + ": cannot finish the commit, both " + show(s.from) + " and " +
-                            show(s.to) + " are missing; the target was changed during the apply");
-            }
-            t.rename(s.from, s.to);
-            return;
-        case Step::RemoveDir: {
-            // Only a folder: on a re-run, a file written here by a later step
-            // (a folder that became a file) must stay.
-            auto st = t.stat(s.from);
-            if (st && st->kind == Kind::Directory) t.remove(s.from);
-            return;
-        }
-        case Step::MakeDir: {
-            auto st = t.stat(s.to);
-            if (!st || st->kind != Kind::Directory) t.mkdir(s.to);
-            return;
-        }
-        case Step::SetMtime:
-            t.set_mtime(s.to, s.mtime_ns);
-            return;
-    }
-}
-
-void commit(Transport& t, const Changeset& cs, const StateLayout& state, const std::string& apply_id,
-            bool resuming) {
-    make_folders(t, state.backup(apply_id));
-    auto steps = commit_steps(cs, state, apply_id);
-    std::map<std::string, std::string> next_move;
-    for (const auto& s : steps)
-        if (s.kind == Step::Move) next_move[s.from] = s.to;
-    std::set<std::string> folders = {"", state.staging(apply_id)};
-    for (const auto& s : steps) {
-        if (resuming) {
-            auto it = s.kind == Step::Move ? next_move.find(s.to) : next_move.end();
-            run_step(t, s, it != next_move.end() ? it->second : std::string());
-        } else {
-            run_fresh_step(t, s);
-        }
-        for (const std::string* p : {&s.from, &s.to})
-            if (!p->empty()) folders.insert(std::string(manifest::parent_of(*p)));
-    }
-    // One flush of the whole file system is much cheaper than one per
-    // folder once a commit touches more than a few.
-    if (folders.size() > kFoldersFlushedOneByOne) {
-        t.flush_all();
-        return;
-    }
-    for (const auto& f : folders)
-        if (auto st = t.stat(f); st && st->kind == Kind::Directory) t.flush_dir(f);
-}
-
-// ---- step 7: record and release ----
-
-void move_if_present(Transport& t, const std::string& from, const std::string& to) {
-    if (t.stat(from) && !t.stat(to)) t.rename(from, to);
-}
-
-void prune_backups(Transport& t, const StateLayout& state, unsigned keep) {
-    std::vector<std::string> applies;
-    for (const auto& child : t.list(state.history_root()))
-        if (child.name.size() > 5 && child.name.substr(child.name.size() - 5) == ".json")
-            applies.push_back(child.name.substr(0, child.name.size() - 5));
-    if (applies.size() <= keep) return;
-    for (std::size_t i = 0; i + keep < applies.size(); ++i) {
-        remove_tree(t, state.backup(applies[i]));
-        if (exists(t, state.manifest(applies[i]))) t.remove(state.manifest(applies[i]));
-    }
-}
-
-void finalize(Transport& t, const StateLayout& state, const std::string& apply_id, const manifest::Hash128& new_root,
-              unsigned keep) {
-    const std::string staging = state.staging(apply_id);
-    make_folders(t, state.history_root());
-    move_if_present(t, staging + "/record.json", state.record(apply_id));
-    move_if_present(t, staging + "/manifest", state.manifest(apply_id));
-    if (current_apply(t, state) != apply_id) write_current(t, state, {apply_id, new_root});
-    t.flush_dir(state.history_root());
-    t.flush_dir(state.dir);
-    t.remove(state.journal());
-    t.flush_dir(state.dir);
-    // Staging goes only after the journal: while the journal exists, a
-    // recovery re-runs the commit and needs the changeset kept there.
-    remove_tree(t, staging);
-    prune_backups(t, state, keep);
-}
-
-Changeset load_journaled(Transport& t, const StateLayout& state, const std::string& apply_id) {
-    std::string staged = state.staging(apply_id) + "/changeset.json";
-    if (exists(t, staged)) return decode(read_small_file(t, staged), t.describe() + "/" + staged);
-    std::string record = state.record(apply_id);
-    if (exists(t, record)) return decode_record(read_small_file(t, record), t.describe() + "/" + record).changeset;
-    throw Error("target " + t.describe() + ": the journal names apply " + apply_id +
-                " but its changeset is gone; restore " + staged + " or move the journal aside");
-}
-
-RecoverReport recover_locked(Transport& t, const StateLayout& state, unsigned keep) {
-    RecoverReport report;
-    if (exists(t, state.journal())) {
-        std::string apply_id = read_small_file(t, state.journal());
-        while (!apply_id.empty() && apply_id.back() == '\n') apply_id.pop_back();
-        Changeset cs = load_journaled(t, state, apply_id);
-        commit(t, cs, state, apply_id, true);
-        finalize(t, state, apply_id, cs.new_root, keep);
-        report.finished_apply = apply_id;
-    }
-    std::string unfinished = state.journal() + ".new";
-    if (exists(t, unfinished)) t.remove(unfinished);  // the commit never began
-    if (exists(t, state.staging_root())) {
-        for (const auto& child : t.list(state.staging_root())) {
-            remove_tree(t, state.staging_root() + "/" + child.name);
+void clear_leftovers(StateFolder& state, RecoverReport& report) {
+    auto& t = state.transport();
+    if (state.exists(kJournalDraft)) t.remove(kJournalDraft);  // its commit never began
+    if (state.exists(layout::kUndo)) t.remove(layout::kUndo);
+    if (state.exists(layout::kStaging))
+        for (const auto& child : t.list(layout::kStaging)) {
+            state.remove_tree(layout::kStaging + "/" + child.name);
             ++report.staging_removed;
         }
+    // A backup folder without a history record belongs to an apply that was
+    // refused or undone before it could record itself.
+    if (state.exists(layout::kBackup))
+        for (const auto& child : t.list(layout::kBackup))
+            if (!state.exists(layout::record(child.name))) {
+                state.remove_tree(layout::backup(child.name));
+                ++report.backups_removed;
+            }
+}
+
+RecoverReport recover_locked(StateFolder& state, unsigned keep_backups) {
+    RecoverReport report;
+    if (state.exists(layout::kJournal)) {
+        manifest::TempFile local;
+        state.copy_out(layout::kJournal, local.path());
+        auto journal = Journal::load(local.path(), state.describe() + "/" + layout::kJournal);
+        if (!journal) {
+            state.transport().remove(layout::kJournal);
+            state.transport().flush_dir(layout::kDir);
+            report.discarded_journal = true;
+            report.notes.push_back("discarded a journal that was cut before its commit began");
+        } else {
+            const std::string& id = journal->apply_id();
+            Commit commit(state, *journal);
+            if (state.exists(layout::record(id))) {
+                // Its record reached history, which happens only once the
+                // commit is complete and flushed: only the recording is left.
+                finalize(state, id, keep_backups);
+                report.finished_apply = id;
+                report.notes.push_back("finished recording apply " + id);
+            } else if (state.exists(layout::kUndo)) {
+                undo(state, commit, id, nullptr);
+                report.undone_apply = id;
+                report.notes.push_back("finished undoing apply " + id + "; the target is as it was before it");
+            } else {
+                try {
+                    commit.resume();
+                    commit.flush();
+                    finalize(state, id, keep_backups);
+                    report.finished_apply = id;
+                    report.notes.push_back("finished the interrupted commit of apply " + id);
+                } catch (const StepFailed& forward) {
+                    undo(state, commit, id, &forward);
+                    report.undone_apply = id;
+                    report.notes.push_back("could not finish apply " + id + " (" + show(forward.path()) + ": " +
+                                           forward.what() + "), so undid it; the target is as it was before it");
+                }
+            }
+        }
+    }
+    clear_leftovers(state, report);
+    History history(state);
+    auto current = history.current(&report.repaired_current);
+    if (report.repaired_current) {
+        history.write_current(*current);
+        report.notes.push_back("rebuilt " + layout::kCurrent + ", which a crash had left missing or damaged");
     }
     return report;
-}
-
-std::string next_apply_id(Transport& t, const StateLayout& state, const Changeset& cs) {
-    unsigned long long last = 0;
-    if (exists(t, state.history_root()))
-        for (const auto& child : t.list(state.history_root()))
-            last = std::max(last, std::strtoull(child.name.c_str(), nullptr, 10));
-    char seq[32];
-    std::snprintf(seq, sizeof seq, "%06llu", last + 1);
-    return std::string(seq) + "-" + cs.id();
-}
-
-void stage(Transport& t, const Changeset& cs, ContentFeed& content, const ApplyOptions& options,
-           const std::string& apply_id) {
-    const std::string dir = options.state.staging(apply_id);
-    make_folders(t, dir);
-    make_folders(t, options.state.backup(apply_id));
-    try {
-        write_new_file(t, dir + "/changeset.json", encode(cs));
-        HistoryRecord record{apply_id, options.kind, platform::utc_now(), platform::host_name(), cs};
-        write_new_file(t, dir + "/record.json", encode_record(record));
-        Stager stager(t, cs, dir);
-        content.each([&](const std::string& name, std::uint64_t size, transport::Reader& reader) {
-            stager.take(name, size, reader);
-        });
-        stager.finish();
-        t.flush_all();
-        t.flush_dir(dir);
-    } catch (...) {
-        try {
-            remove_tree(t, dir);
-        } catch (...) {
-            // Left for the next recover, which clears abandoned staging.
-        }
-        throw;
-    }
-}
-
-void write_journal(Transport& t, const StateLayout& state, const std::string& apply_id) {
-    std::string unfinished = state.journal() + ".new";
-    write_new_file(t, unfinished, apply_id + "\n");
-    t.rename(unfinished, state.journal());
-    t.flush_dir(state.dir);
 }
 
 }  // namespace
 
-ApplyReport apply_changeset(Transport& t, const Changeset& cs, ContentFeed& content, const ApplyOptions& options) {
-    validate(cs, t.describe());
-    refuse_state_paths(cs, options.state, t.describe());
-    TargetLock lock(t, options.state);
-    bool recovered = !recover_locked(t, options.state, options.keep_backups).finished_apply.empty();
-    if (cs.empty()) {
-        lock.release();
-        ApplyReport nothing;
-        nothing.recovered_first = recovered;
-        return nothing;
-    }
-    Stopwatch watch;
-    try {
-        check_base(t, cs);
-    } catch (const DriftError& e) {
-        auto current = current_apply(t, options.state);
-        if (current && current->size() > 17 && current->substr(7) == cs.id())
-            throw DriftError(std::string(e.what()) + " (this changeset is already applied, as " + *current + ")");
-        throw;
-    }
-    watch.lap("base check");
-    std::string apply_id = next_apply_id(t, options.state, cs);
-    stage(t, cs, content, options, apply_id);
-    watch.lap("staging");
-    write_journal(t, options.state, apply_id);
-    try {
-        commit(t, cs, options.state, apply_id, false);
-        watch.lap("commit");
-        finalize(t, options.state, apply_id, cs.new_root, options.keep_backups);
-        watch.lap("history");
-        log::debug("{}: {}", t.describe(), watch.text());
-    } catch (const std::exception& e) {
-        throw Error(std::string(e.what()) + "; the commit of " + apply_id + " is journaled: run 'exmsync recover --root " +
-                    t.describe() + "' (or apply again) to finish it");
-    }
-    lock.release();
-    ApplyReport report;
-    report.apply_id = apply_id;
-    report.changes = count_changes(cs);
-    report.recovered_first = recovered;
-    return report;
+bool RecoverReport::nothing_done() const {
+    return !broke_stale_lock && finished_apply.empty() && undone_apply.empty() && !discarded_journal &&
+           staging_removed == 0 && backups_removed == 0 && !repaired_current;
 }
 
-RecoverReport recover(Transport& t, const StateLayout& state, bool break_stale_lock) {
-    TargetLock lock(t, state, break_stale_lock);
-    RecoverReport report = recover_locked(t, state, ApplyOptions{}.keep_backups);
-    report.broke_stale_lock = lock.broke_stale_lock();
-    lock.release();
+DirectTarget::DirectTarget(transport::Transport& target) : t_(target), state_(target) {}
+
+DirectTarget::~DirectTarget() = default;
+
+RecoverReport DirectTarget::open(bool break_stale_lock) {
+    lock_ = std::make_unique<TargetLock>(state_, break_stale_lock);
+    try {
+        RecoverReport report = recover_locked(state_, ApplyOptions{}.keep_backups);
+        report.broke_stale_lock = lock_->broke_stale_lock();
+        if (report.broke_stale_lock)
+            report.notes.insert(report.notes.begin(), "removed a stale lock from " + lock_->stale_owner().text());
+        return report;
+    } catch (const BlockedError&) {
+        lock_->abandon();
+        lock_.reset();
+        throw;
+    }
+}
+
+void DirectTarget::close() {
+    if (lock_) lock_->release();
+    lock_.reset();
+}
+
+manifest::ScanResult DirectTarget::scan(const FilterSpec& filter, const boost::filesystem::path& out,
+                                        const std::optional<boost::filesystem::path>& hidden) {
+    if (!lock_) throw Error("internal: scan of " + t_.describe() + " without its lock");
+    auto root = t_.local_path();
+    if (!root) throw Error("target " + t_.describe() + ": this build scans only folders and mounted shares");
+    // The stat cache is read and written through the transport: the state
+    // folder is never touched by local path.
+    manifest::TempFile cache_in, cache_out;
+    manifest::ScanOptions scan;
+    scan.filter = filter.filter();
+    if (state_.exists(layout::kStatCache)) {
+        state_.copy_out(layout::kStatCache, cache_in.path());
+        scan.cache_in = cache_in.path();
+    }
+    scan.cache_out = cache_out.path();
+    scan.hidden_out = hidden;
+    manifest::ManifestWriter writer(out);
+    auto result = manifest::scan_tree(*root, scan, writer);
+    // A cache is never relied on, so it is replaced without a flush.
+    const std::string fresh = layout::kStatCache + ".new";
+    if (state_.exists(fresh)) t_.remove(fresh);
+    state_.copy_in(cache_out.path(), fresh, transport::Flush::Deferred);
+    if (state_.exists(layout::kStatCache)) t_.remove(layout::kStatCache);
+    t_.rename(fresh, layout::kStatCache);
+    return result;
+}
+
+ApplyReport DirectTarget::apply(const Changeset& cs, ContentFeed& content, const boost::filesystem::path& base_manifest,
+                                const ApplyOptions& options) {
+    if (!lock_) throw Error("internal: apply to " + t_.describe() + " without its lock");
+    ApplyReport report;
+    report.changes = cs.header.counts;
+    History history(state_);
+
+    // Step 3: the base, by root and then path by path.
+    auto root = manifest::ManifestReader(base_manifest).root();
+    if (root == cs.header.new_root) {
+        auto current = history.current();
+        report.already_applied = true;
+        report.apply_id = current && current->root == root ? current->apply_id : "";
+        return report;
+    }
+    if (root != cs.header.base_root)
+        throw BaseMismatch("target " + t_.describe() + " holds root " + root.hex() + ", but changeset " +
+                         cs.header.id() + " was made for root " + cs.header.base_root.hex() +
+                         " (an older or a newer state); nothing was changed: diff again and push, or pack a new "
+                         "changeset against the target's manifest");
+    Stopwatch watch;
+    manifest::TempFile touches, journal_file;
+    build_touches(cs.ops, cs.header, base_manifest, touches.path(), t_.describe());
+    watch.lap("base check");
+
+    // Steps 4 to 6: nothing on the target moves yet; any failure up to the
+    // journal's rename into place removes what was staged.
+    const std::string apply_id = history.next_id(cs.header);
+    auto drop_staging = [&] {
+        try {
+            if (state_.exists(kJournalDraft)) t_.remove(kJournalDraft);
+            state_.remove_tree(layout::staging(apply_id));
+            state_.remove_tree(layout::backup(apply_id));
+        } catch (...) {
+            // Left for the next recover, which clears abandoned staging and orphan backups.
+        }
+    };
+    try {
+        stage(state_, {cs.header, cs.ops, touches.path(), base_manifest, apply_id}, content);
+        stage_records(state_, apply_id, cs, base_manifest, options);
+        t_.flush_all();  // everything staged is durable before the journal can count on it
+        watch.lap("staging");
+        preflight(state_, apply_id, cs.header, touches.path(), journal_file.path());
+        watch.lap("pre-flight");
+        if (options.before_commit) options.before_commit();
+        write_journal_draft(state_, journal_file.path());
+        t_.rename(kJournalDraft, layout::kJournal);  // atomic: there is a journal, or there is none
+    } catch (...) {
+        drop_staging();
+        throw;
+    }
+
+    // Step 7: the journal is in place; from here on every failure is finished
+    // or undone from it, and staging stays until then.
+    auto journal = Journal::load(journal_file.path(), journal_file.path().string());
+    Commit commit(state_, *journal);
+    try {
+        t_.flush_dir(layout::kDir);
+        commit.run();
+        commit.flush();
+    } catch (const StepFailed& failure) {
+        try {
+            undo(state_, commit, apply_id, &failure);
+        } catch (const BlockedError&) {
+            lock_->abandon();
+            lock_.reset();
+            throw;
+        }
+        throw CommitRefused(state_.where() + ": could not commit apply " + apply_id + " at " + show(failure.path()) +
+                            ": " + failure.what() + "; the commit was undone and the target is exactly as it was; " +
+                            "push again once that is fixed");
+    } catch (const std::exception& e) {
+        // Not a refusal the engine could name (the connection dropped, the
+        // process is being stopped): the journal stays for recover.
+        throw Error(std::string(e.what()) + "; the commit of " + apply_id + " is journaled: run 'exmsync recover " +
+                    t_.describe() + "' (or push again) to finish it");
+    }
+    watch.lap("commit");
+
+    // Step 8.
+    try {
+        finalize(state_, apply_id, options.keep_backups);
+    } catch (const std::exception& e) {
+        throw Error(std::string(e.what()) + "; apply " + apply_id + " is committed but not yet recorded: run " +
+                    "'exmsync recover " + t_.describe() + "' (or push again) to record it");
+    }
+    watch.lap("history");
+    log::debug("{}: {}", t_.describe(), watch.text());
+    report.apply_id = apply_id;
     return report;
 }
 

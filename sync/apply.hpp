@@ -1,63 +1,128 @@
-// Applying a changeset to a target, all or nothing. The protocol lives in
-// apply.cpp and is written once against the Transport interface:
+// Applying a changeset to a target, all or nothing, under failures as well as
+// crashes. The protocol lives in apply.cpp, written once against the
+// Transport interface, and reads top to bottom:
 //
-//   1. take the target's lock;
-//   2. finish or undo an interrupted apply (recover);
-//   3. check the base: every path the changeset touches is as it expects;
-//   4. stage the new files in the state folder (same volume), verify their
-//      hashes, flush them;
-//   5. write and flush the journal;
-//   6. commit: move replaced and deleted files to the backup, staged files
-//      into place (configuration files last);
-//   7. record the new manifest and history, drop the journal, unlock.
+//   1. lock: exclusive create of the target's lock file;
+//   2. recover: finish or undo an interrupted apply, in the direction its
+//      journal records;
+//   3. base: the target's root, recomputed by a scan, must be the changeset's
+//      base root (holding its new root already: "already applied"), and
+//      every touched path must be as the changeset expects (touches.hpp);
+//   4. stage the new files in the state folder, on the same volume, and
+//      check them (stager.hpp);
+//   5. pre-flight: every commit step that can be checked is checked before
+//      anything moves (preflight.hpp);
+//   6. journal: the steps, flushed (journal.hpp);
+//   7. commit: old files to the backup, staged files into place, `*.config`
+//      last; a step the target refuses switches the journal to undo, and the
+//      commit is taken back in reverse to the old root;
+//   8. record history and `current`, flushed; drop the journal; unlock.
 //
 // A crash or a cut connection at any step leaves the target, after the next
-// apply or recover, either as it was or as the changeset makes it.
+// apply or recover, exactly as it was or exactly as the changeset makes it.
+// Only when a commit can be neither finished nor undone does the target stay
+// locked, with a message naming the blocking path and the command to run.
 #pragma once
 
+#include <boost/filesystem/path.hpp>
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "manifest/scanner.hpp"
 #include "sync/changeset.hpp"
 #include "sync/content.hpp"
 #include "sync/error.hpp"
-#include "sync/plan.hpp"
+#include "sync/history.hpp"
+#include "sync/lock.hpp"
+#include "sync/preflight.hpp"
 #include "sync/state.hpp"
+#include "sync/touches.hpp"
 #include "transport/transport.hpp"
 
 namespace exmsync::sync {
 
-// The target does not hold what the changeset expects; nothing was changed.
-class DriftError : public Error {
+// The target refused a commit step; the commit was undone and the target is
+// exactly as it was.
+class CommitRefused : public Error {
 public:
     using Error::Error;
+    const char* code() const override { return "undone"; }
+};
+
+// A commit could be neither finished nor undone: the target stays locked.
+class BlockedError : public Error {
+public:
+    using Error::Error;
+    const char* code() const override { return "blocked"; }
 };
 
 struct ApplyOptions {
-    StateLayout state;
     std::string kind = "apply";  // recorded in history: push, apply, rollback
     unsigned keep_backups = 5;   // applies whose backups are kept for rollback
+    // Paths found changed by hand since the last apply (a local list, one
+    // "old hash TAB escaped path" per line), kept in history.
+    std::optional<boost::filesystem::path> drift;
+    std::uint64_t drift_count = 0;
+    // Called after the pre-flight, just before the journal is written: the
+    // tests change the target there, where no check can see it coming.
+    std::function<void()> before_commit;
 };
 
 struct ApplyReport {
-    std::string apply_id;  // empty when there was nothing to do
+    std::string apply_id;  // the apply that left the target at the new root
+    bool already_applied = false;
     ChangeCounts changes;
-    bool recovered_first = false;  // an interrupted apply was finished first
 };
-
-// Steps 1 to 7. Throws LockedError, DriftError (nothing changed), or Error.
-ApplyReport apply_changeset(transport::Transport& target, const Changeset& changeset, ContentFeed& content,
-                            const ApplyOptions& options);
 
 struct RecoverReport {
     bool broke_stale_lock = false;
-    std::string finished_apply;        // an interrupted commit that was rolled forward
-    std::uint64_t staging_removed = 0; // abandoned staging folders cleared
+    std::string finished_apply;  // an interrupted commit rolled forward
+    std::string undone_apply;    // an interrupted or refused commit taken back
+    bool discarded_journal = false;  // a journal cut before its commit began
+    std::uint64_t staging_removed = 0;
+    std::uint64_t backups_removed = 0;  // orphans of refused applies
+    bool repaired_current = false;
+    std::vector<std::string> notes;     // what was done, for people
+    bool nothing_done() const;
 };
 
-// Takes the lock (breaking a stale one if `break_stale_lock`), then finishes
-// an interrupted commit from its journal, or clears abandoned staging.
-RecoverReport recover(transport::Transport& target, const StateLayout& state, bool break_stale_lock);
+// One target reached directly through a Transport: the apply protocol runs
+// here, on this machine, one Transport call at a time.
+class DirectTarget {
+public:
+    explicit DirectTarget(transport::Transport& target);
+    ~DirectTarget();
+    DirectTarget(const DirectTarget&) = delete;
+    DirectTarget& operator=(const DirectTarget&) = delete;
+
+    // Steps 1 and 2. Throws LockedError, or BlockedError when an interrupted
+    // commit can be neither finished nor undone.
+    RecoverReport open(bool break_stale_lock = false);
+    void close();
+
+    // The target's manifest with `filter`, written to `out`; the stat cache
+    // lives in the state folder. `hidden`: where to list the folders that hold
+    // entries outside the sync set. Needs open().
+    manifest::ScanResult scan(const FilterSpec& filter, const boost::filesystem::path& out,
+                              const std::optional<boost::filesystem::path>& hidden = std::nullopt);
+
+    // Steps 3 to 8, for a target opened and scanned into `base_manifest`.
+    // Throws DriftError or PreflightError (nothing changed), CommitRefused
+    // (undone), BlockedError, or Error.
+    ApplyReport apply(const Changeset& changeset, ContentFeed& content, const boost::filesystem::path& base_manifest,
+                      const ApplyOptions& options);
+
+    StateFolder& state() { return state_; }
+    History history() { return History(state_); }
+
+private:
+    transport::Transport& t_;
+    StateFolder state_;
+    std::unique_ptr<TargetLock> lock_;
+};
 
 }  // namespace exmsync::sync

@@ -7,11 +7,12 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
-#include <map>
-#include <set>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "manifest/escape.hpp"
+#include "manifest/sorted_file.hpp"
 #include "sync/archive.hpp"
 #include "sync/error.hpp"
 
@@ -156,40 +157,75 @@ std::string checked_entry(Source& source, archive_entry* e) {
 
 std::uint64_t size_of(archive_entry* e) { return static_cast<std::uint64_t>(archive_entry_size(e)); }
 
-Changeset read_metadata(Source& source) {
+// Reads an entry that must come next, of at most `limit` bytes, into `sink`.
+template <typename Sink>
+void read_fixed_entry(Source& source, const char* want, std::uint64_t limit, Sink&& sink) {
     archive_entry* e = source.next();
-    if (!e) source.truncated("it holds no entries");
+    if (!e) source.truncated(std::string("it has no ") + want);
     std::string name = checked_entry(source, e);
-    if (name != kArchiveMetadata) source.refuse(name, std::string("comes first instead of ") + kArchiveMetadata);
+    if (name != want) source.refuse(name, std::string("comes where ") + want + " is due");
     std::uint64_t size = size_of(e);
-    if (size > kMaxMetadataBytes) source.refuse(name, "is larger than " + std::to_string(kMaxMetadataBytes) + " bytes");
+    if (size > limit) source.refuse(name, "is larger than " + std::to_string(limit) + " bytes");
     source.allow(size);
-    std::string text(size, '\0');
     EntryReader reader(source, name, size);
-    for (std::size_t done = 0; done < size;) done += reader.read(text.data() + done, size - done);
-    return decode(text, source.name());
+    std::vector<char> buffer(64 * 1024);
+    for (std::uint64_t done = 0; done < size;) {
+        std::size_t n = reader.read(buffer.data(), buffer.size());
+        sink(buffer.data(), n);
+        done += n;
+    }
 }
 
 }  // namespace
 
-std::string archive_name_problem(std::string_view name) { return changeset_path_problem(name); }
+std::string archive_name_problem(std::string_view name) {
+    if (auto problem = manifest::path_problem(name); !problem.empty()) return problem;
+    // Never used as a path here (contents are matched to their operation),
+    // but what Windows would read as traversal has no business in an archive.
+    if (name.find('\\') != std::string_view::npos) return "a backslash";
+    for (std::size_t start = 0; start < name.size();) {
+        auto part = name.substr(start, name.find('/', start) - start);
+        if (part.size() >= 2 && std::isalpha(static_cast<unsigned char>(part[0])) && part[1] == ':')
+            return "a drive letter";
+        start += part.size() + 1;
+    }
+    return {};
+}
 
 struct ArchiveReader::State {
-    explicit State(const std::string& file) : source(file), changeset(read_metadata(source)) {}
+    explicit State(const std::string& file) : source(file) {
+        std::string text;
+        read_fixed_entry(source, kArchiveMetadata, kMaxMetadataBytes,
+                         [&](const char* data, std::size_t n) { text.append(data, n); });
+        changeset.header = decode_header(text, source.name());
+        std::ofstream out(ops.path().string(), std::ios::binary);
+        read_fixed_entry(source, kArchiveOps, kMaxOpsBytes, [&](const char* data, std::size_t n) {
+            out.write(data, static_cast<std::streamsize>(n));
+        });
+        out.close();
+        if (!out) throw Error("cannot write " + ops.path().string() + ": disk full or I/O error");
+        changeset.ops = ops.path();
+    }
 
-    // Checks one entry after the metadata and hands it to `take`.
+    // Checks one entry after the operations and hands it to `take`.
     void take_entry(archive_entry* e, const Take& take);
     void take_manifest(const std::string& name, std::uint64_t size, const Take& take);
     void take_file(const std::string& name, std::uint64_t size, const Take& take);
-    void check_complete() const;
+    bool next_write(Op& op);
 
     Source source;
+    manifest::TempFile ops;
     Changeset changeset;
-    std::map<std::string, const Op*> unseen;  // "files/<path>" not yet in the archive
-    std::set<std::string> seen;
+    std::unique_ptr<OpListReader> writes;  // the Write ops, in the order their content must come
     bool manifest_seen = false;
     bool started = false;
 };
+
+bool ArchiveReader::State::next_write(Op& op) {
+    while (writes->next(op))
+        if (op.kind == OpKind::Write) return true;
+    return false;
+}
 
 void ArchiveReader::State::take_entry(archive_entry* e, const Take& take) {
     std::string name = checked_entry(source, e);
@@ -202,6 +238,8 @@ void ArchiveReader::State::take_entry(archive_entry* e, const Take& take) {
 void ArchiveReader::State::take_manifest(const std::string& name, std::uint64_t size, const Take& take) {
     if (manifest_seen) source.refuse(name, "appears twice");
     if (size > kMaxManifestBytes) source.refuse(name, "is larger than " + std::to_string(kMaxManifestBytes) + " bytes");
+    Op op;
+    if (next_write(op)) source.truncated("no content for " + quoted(op.path));
     manifest_seen = true;
     source.allow(size);
     EntryReader reader(source, name, size);
@@ -209,26 +247,19 @@ void ArchiveReader::State::take_manifest(const std::string& name, std::uint64_t 
 }
 
 void ArchiveReader::State::take_file(const std::string& name, std::uint64_t size, const Take& take) {
-    if (seen.count(name)) source.refuse(name, "appears twice");
-    auto it = unseen.find(name);
-    if (it == unseen.end()) source.refuse(name, "is not a file the changeset writes");
+    Op op;
+    if (!next_write(op)) source.refuse(name, "is not a file the changeset writes (or comes twice)");
+    if (name != kFilePrefix + op.path)
+        source.refuse(name, "comes where the content of " + quoted(op.path) + " is due (or is not a file the " +
+                                "changeset writes)");
     // Checked before any data is read: a header claiming gigabytes that the
-    // metadata does not declare is a zstd bomb, never decompressed.
-    if (size != it->second->size)
+    // operations do not declare is a zstd bomb, never decompressed.
+    if (size != op.size)
         source.refuse(name, "holds " + std::to_string(size) + " bytes where the changeset says " +
-                                std::to_string(it->second->size));
-    seen.insert(name);
-    unseen.erase(it);
+                                std::to_string(op.size));
     source.allow(size);
     EntryReader reader(source, name, size);
     take(name, size, reader);
-}
-
-void ArchiveReader::State::check_complete() const {
-    for (const auto& op : changeset.ops)
-        if (op.kind == OpKind::Write && unseen.count(kFilePrefix + op.path))
-            source.truncated("no content for " + quoted(op.path));
-    if (!manifest_seen) source.truncated(std::string("no ") + kArchiveManifest);
 }
 
 ArchiveReader::ArchiveReader(const std::string& file) : state_(std::make_unique<State>(file)) {}
@@ -241,10 +272,13 @@ void ArchiveReader::each(const Take& take) {
     State& s = *state_;
     if (s.started) throw Error("archive " + s.source.name() + " can be read only once");
     s.started = true;
-    for (const auto& op : s.changeset.ops)
-        if (op.kind == OpKind::Write) s.unseen.emplace(kFilePrefix + op.path, &op);
+    s.writes = std::make_unique<OpListReader>(s.changeset.ops, s.changeset.header, s.source.name());
     while (archive_entry* e = s.source.next()) s.take_entry(e, take);
-    s.check_complete();
+    if (!s.manifest_seen) {
+        Op op;
+        if (s.next_write(op)) s.source.truncated("no content for " + quoted(op.path));
+        s.source.truncated(std::string("no ") + kArchiveManifest);
+    }
 }
 
 }  // namespace exmsync::sync

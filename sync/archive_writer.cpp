@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +75,23 @@ private:
     std::string file_;
     fs::path temp_;
     FILE* stream_ = nullptr;
+};
+
+// A local file as a transport::Reader.
+class LocalStream : public transport::Reader {
+public:
+    LocalStream(std::ifstream& in, std::string name) : in_(in), name_(std::move(name)) {
+        if (!in_) throw Error("cannot read " + name_);
+    }
+    std::size_t read(char* buffer, std::size_t size) override {
+        in_.read(buffer, static_cast<std::streamsize>(size));
+        if (in_.bad()) throw Error("cannot read " + name_);
+        return static_cast<std::size_t>(in_.gcount());
+    }
+
+private:
+    std::ifstream& in_;
+    std::string name_;
 };
 
 struct WriteDeleter {
@@ -156,57 +175,61 @@ private:
     std::unique_ptr<archive, WriteDeleter> a_;
 };
 
-// The feed items the archive holds after the metadata, in archive order.
-struct Item {
-    std::string feed_name;
-    std::string entry_name;
-    const Op* op = nullptr;  // null for the manifest
-};
-
-std::vector<Item> items_of(const std::string& file, const Changeset& changeset) {
-    std::vector<Item> items;
-    for (const auto& op : changeset.ops) {
-        if (op.kind != OpKind::Write) continue;
-        std::string name = kFilePrefix + op.path;
-        if (auto problem = archive_name_problem(name); !problem.empty())
-            fail(file, "cannot carry " + quoted(op.path) + " in an archive: the path has " + problem);
-        items.push_back({name, name, &op});
-    }
-    items.push_back({kManifestItem, kArchiveManifest, nullptr});
-    return items;
-}
-
-// Streams the feed into the packer, insisting on archive order: buffering
-// out-of-order content could need as much memory as the whole changeset.
-void pack_content(const std::string& file, const std::vector<Item>& items, ContentFeed& content, Packer& packer) {
-    std::size_t next = 0;
+// Streams the feed into the packer, insisting on archive order (the Write
+// ops' order, then the manifest): buffering out-of-order content could need
+// as much memory as the whole changeset.
+void pack_content(const std::string& file, const Changeset& changeset, ContentFeed& content, Packer& packer) {
+    OpListReader writes(changeset.ops, changeset.header, file);
+    std::optional<Op> due;
+    auto next_write = [&] {
+        Op op;
+        due.reset();
+        while (writes.next(op))
+            if (op.kind == OpKind::Write) {
+                std::string name = kFilePrefix + op.path;
+                if (auto problem = archive_name_problem(name); !problem.empty())
+                    fail(file, "cannot carry " + quoted(op.path) + " in an archive: the path has " + problem);
+                due = op;
+                return;
+            }
+    };
+    next_write();
+    bool manifest_done = false;
     content.each([&](const std::string& name, std::uint64_t size, transport::Reader& reader) {
-        if (next == items.size() || name != items[next].feed_name)
-            fail(file, "the content source delivered " + quoted(name) + " where " +
-                           (next == items.size() ? "nothing more" : quoted(items[next].feed_name)) +
+        std::string expected = manifest_done ? "nothing more" : due ? quoted(kFilePrefix + due->path) : quoted(kManifestItem);
+        if (manifest_done || (due && name != kFilePrefix + due->path) || (!due && name != kManifestItem))
+            fail(file, "the content source delivered " + quoted(name) + " where " + expected +
                            " was due; it must deliver the written files in changeset order, then the manifest");
-        const Item& item = items[next++];
-        if (item.op && size != item.op->size)
+        if (!due) {
+            packer.add(kArchiveManifest, size, reader);
+            manifest_done = true;
+            return;
+        }
+        if (size != due->size)
             fail(file, quoted(name) + " has " + std::to_string(size) + " bytes where the changeset says " +
-                           std::to_string(item.op->size) + ": the source changed while packing; plan again");
-        packer.add(item.entry_name, item.op ? item.op->size : size, reader);
+                           std::to_string(due->size) + ": the source changed while packing; plan again");
+        packer.add(name, due->size, reader);
+        next_write();
     });
-    if (next != items.size())
-        fail(file, "the content source ended before " + quoted(items[next].feed_name));
+    if (!manifest_done)
+        fail(file, "the content source ended before " + (due ? quoted(kFilePrefix + due->path) : quoted(kManifestItem)));
 }
 
 }  // namespace
 
 void write_archive(const std::string& file, const Changeset& changeset, ContentFeed& content) {
-    validate(changeset, file);
-    std::vector<Item> items = items_of(file, changeset);
     Output output(file);
     {
         Packer packer(file, output.stream());
-        packer.add(kArchiveMetadata, encode(changeset));
-        pack_content(file, items, content, packer);
+        packer.add(kArchiveMetadata, encode_header(changeset.header));
+        std::ifstream ops(changeset.ops.string(), std::ios::binary);
+        LocalStream ops_reader(ops, changeset.ops.string());
+        packer.add(kArchiveOps, fs::file_size(changeset.ops), ops_reader);
+        pack_content(file, changeset, content, packer);
         packer.finish();
     }
+    // A source that changed while it was read never becomes an archive.
+    content.check_unchanged();
     output.commit();
 }
 

@@ -5,10 +5,9 @@
 
 #include <boost/filesystem/path.hpp>
 #include <fstream>
-#include <map>
 #include <string>
 
-#include "sync/changeset.hpp"
+#include "sync/apply.hpp"
 #include "sync/content.hpp"
 #include "transport/transport.hpp"
 
@@ -27,12 +26,17 @@ private:
     std::uint64_t size_ = 0;
 };
 
-// Reads each written file from `source` at its own path, in op order, then
-// the manifest from a local file.
+// Reads each written file from the source tree at its own path, in operation
+// order, then the manifest from a local file. Each file is hashed as it is
+// read and must be what the source's scan recorded, and check_unchanged()
+// finds every file it read with the size and mtime the plan recorded: a file
+// edited during the push refuses the push ("the source changed during the
+// push; run it again") instead of sending a mix.
 class TreeFeed : public ContentFeed {
 public:
     TreeFeed(transport::Transport& source, const Changeset& changeset, boost::filesystem::path manifest);
     void each(const Take& take) override;
+    void check_unchanged() override;
 
 private:
     transport::Transport& source_;
@@ -40,18 +44,20 @@ private:
     boost::filesystem::path manifest_;
 };
 
-// Reads each written file from wherever `where` says it is on `target`
-// (path written -> path to read: a backup), then the manifest.
+// Reads each written file from wherever `where` says it is on `target`: a
+// local list in operation order of "w TAB escaped path TAB escaped path to
+// read" lines (rollback reads from backups; "r" lines, for renames, are
+// skipped). Then the manifest.
 class MappedFeed : public ContentFeed {
 public:
-    MappedFeed(transport::Transport& target, const Changeset& changeset, std::map<std::string, std::string> where,
+    MappedFeed(transport::Transport& target, const Changeset& changeset, boost::filesystem::path where,
                boost::filesystem::path manifest);
     void each(const Take& take) override;
 
 private:
     transport::Transport& target_;
     const Changeset& changeset_;
-    std::map<std::string, std::string> where_;
+    boost::filesystem::path where_;
     boost::filesystem::path manifest_;
 };
 

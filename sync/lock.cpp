@@ -1,5 +1,6 @@
 #include "sync/lock.hpp"
 
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -8,6 +9,12 @@
 
 namespace exmsync::sync {
 namespace {
+
+// A lock file with no owner in it was cut while being written (the owner
+// goes in right after the exclusive create). A live run finishes writing it
+// in far less than this, even over a slow link; once it is this old, its
+// writer is surely gone.
+constexpr std::int64_t kEmptyLockStaleNs = 5'000'000'000;
 
 LockOwner parse_owner(const std::string& text) {
     LockOwner owner;
@@ -18,22 +25,21 @@ LockOwner parse_owner(const std::string& text) {
         std::string key = line.substr(0, eq), value = line.substr(eq + 1);
         if (key == "host") owner.host = value;
         else if (key == "pid") owner.pid = std::atoll(value.c_str());
+        else if (key == "started") owner.started = value;
         else if (key == "since") owner.since = value;
     }
     return owner;
 }
 
-// Locks this process holds right now, by target and path: a lock file that
-// names this process but is not among them was left by a lock object whose
-// release failed (a cut connection), and is as stale as a dead process's.
+// Locks this process holds right now, by target: a lock file that names this
+// process but is not among them was left by a lock whose release failed (a
+// cut connection) or that was abandoned, and is as stale as a dead process's.
 std::mutex held_mutex;
 std::set<std::string> held_here;
 
-bool is_stale(const LockOwner& owner, const std::string& key) {
-    if (owner.host != platform::host_name()) return false;
-    if (owner.pid != platform::process_id()) return !platform::process_alive(owner.pid);
+bool held_by_this_process(const std::string& key) {
     std::lock_guard guard(held_mutex);
-    return !held_here.count(key);
+    return held_here.count(key) > 0;
 }
 
 void note_held(const std::string& key, bool held) {
@@ -42,65 +48,74 @@ void note_held(const std::string& key, bool held) {
     else held_here.erase(key);
 }
 
-// Drafts of locks whose writer died before renaming them, on this host.
-void remove_dead_drafts(transport::Transport& target, const StateLayout& state) {
-    std::string prefix = "lock." + platform::host_name() + ".";
-    for (const auto& child : target.list(state.dir)) {
-        const std::string& name = child.name;
-        if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + 5 || name.substr(name.size() - 4) != ".tmp")
-            continue;
-        std::int64_t pid = std::atoll(name.c_str() + prefix.size());
-        if (!platform::process_alive(pid)) target.remove(state.dir + "/" + name);
-    }
+bool is_stale(const LockOwner& owner, const std::string& key, std::int64_t age_ns) {
+    if (owner.host.empty() && owner.pid == 0) return age_ns > kEmptyLockStaleNs;
+    if (owner.host != platform::host_name()) return false;
+    if (owner.pid == platform::process_id()) return !held_by_this_process(key);
+    if (!platform::process_alive(owner.pid)) return true;
+    // The pid is in use: stale only if it now belongs to a later process.
+    std::string started = platform::process_start_time(owner.pid);
+    return !owner.started.empty() && !started.empty() && started != owner.started;
+}
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 }  // namespace
 
 std::string LockOwner::text() const {
+    if (host.empty() && pid == 0) return "a run that died while taking the lock";
     return "pid " + std::to_string(pid) + " on " + (host.empty() ? "an unknown host" : host) + " since " +
            (since.empty() ? "an unknown time" : since);
 }
 
-TargetLock::TargetLock(transport::Transport& target, const StateLayout& state, bool break_stale)
-    : target_(target), path_(state.lock()) {
-    make_folders(target, state.dir);
+TargetLock::TargetLock(StateFolder& state, bool break_stale) : state_(state) {
+    auto& t = state.transport();
+    state.make_folders(layout::kDir);
     std::string mine = "host=" + platform::host_name() + "\npid=" + std::to_string(platform::process_id()) +
+                       "\nstarted=" + platform::process_start_time(platform::process_id()) +
                        "\nsince=" + platform::utc_now() + "\n";
-    // The lock appears complete or not at all: written under a name of its
-    // own, then renamed into place (rename never replaces, so it is exclusive).
-    std::string draft = path_ + "." + platform::host_name() + "." + std::to_string(platform::process_id()) + ".tmp";
+    std::string where = state.describe() + "/" + layout::kLock;
     for (int attempt = 0; attempt < 2; ++attempt) {
-        if (exists(target, draft)) target.remove(draft);
-        write_new_file(target, draft, mine);
         try {
-            target.rename(draft, path_);
+            auto writer = t.create(layout::kLock);
             held_ = true;
             note_held(key(), true);
-            remove_dead_drafts(target, state);
+            writer->write(mine.data(), mine.size());
+            writer->commit(transport::Flush::Now);
+            t.flush_dir(layout::kDir);
             return;
         } catch (const transport::AlreadyExists&) {
-            target.remove(draft);
+        } catch (...) {
+            release();  // half-taken: never leave a lock this run cannot finish writing
+            throw;
         }
         std::string text;
+        std::int64_t age = 0;
         try {
-            text = read_small_file(target, path_);
+            if (auto st = t.stat(layout::kLock)) age = now_ns() - st->mtime_ns;
+            text = state.read_small(layout::kLock);
         } catch (const transport::NotFound&) {
             continue;  // released between our create and read: try once more
         }
         LockOwner owner = parse_owner(text);
-        std::string where = target.describe() + "/" + path_;
-        if (!is_stale(owner, key()))
-            throw LockedError("target " + target.describe() + " is locked by another exmsync (" + owner.text() +
+        if (owner.pid == platform::process_id() && owner.host == platform::host_name() && held_by_this_process(key()))
+            throw LockedError("target " + state.describe() + " is already being applied by this run (is it listed " +
+                              "twice, or under two names?)");
+        if (!is_stale(owner, key(), age))
+            throw LockedError("target " + state.describe() + " is locked by another exmsync (" + owner.text() +
                               "); wait for it to finish, or if that host is gone remove " + where);
         if (!break_stale)
-            throw LockedError("target " + target.describe() + " has a stale lock from " + owner.text() +
-                              ", which is no longer running; run 'exmsync recover --root " + target.describe() +
+            throw LockedError("target " + state.describe() + " has a stale lock from " + owner.text() +
+                              ", which is no longer running; run 'exmsync recover " + state.describe() +
                               "' to finish or undo its work and remove the lock");
-        target.remove(path_);
+        t.remove(layout::kLock);
         broke_stale_ = true;
         stale_owner_ = owner;
     }
-    throw LockedError("target " + target.describe() + ": could not take the lock " + path_ + "; try again");
+    throw LockedError("target " + state.describe() + ": could not take the lock " + where + "; try again");
 }
 
 TargetLock::~TargetLock() {
@@ -115,9 +130,15 @@ void TargetLock::release() {
     if (!held_) return;
     held_ = false;
     note_held(key(), false);
-    target_.remove(path_);
+    state_.transport().remove(layout::kLock);
 }
 
-std::string TargetLock::key() const { return target_.describe() + "\n" + path_; }
+void TargetLock::abandon() {
+    if (!held_) return;
+    held_ = false;
+    note_held(key(), false);
+}
+
+std::string TargetLock::key() const { return state_.describe(); }
 
 }  // namespace exmsync::sync

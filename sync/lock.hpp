@@ -1,7 +1,10 @@
 // The target lock: one apply at a time per target. Taken by creating the lock
-// file exclusively; it records host, pid and time so that a refusal can say
-// who holds it, and a lock whose process is gone (on this host) can be told
-// apart from a live one. A stale lock is only broken by `exmsync recover`.
+// file exclusively (never by a rename, which some backends let replace), and
+// flushed before anything relies on it. It records host, pid, the process's
+// start time and the time, so that a refusal can say who holds it, and a lock
+// whose process is gone from this host (or whose pid now belongs to another
+// process) can be told apart from a live one. A stale lock is only broken by
+// `exmsync recover`.
 #pragma once
 
 #include <cstdint>
@@ -9,7 +12,6 @@
 
 #include "sync/error.hpp"
 #include "sync/state.hpp"
-#include "transport/transport.hpp"
 
 namespace exmsync::sync {
 
@@ -17,11 +19,13 @@ namespace exmsync::sync {
 class LockedError : public Error {
 public:
     using Error::Error;
+    const char* code() const override { return "locked"; }
 };
 
 struct LockOwner {
     std::string host;
     std::int64_t pid = 0;
+    std::string started;  // the process's start time, as platform gives it
     std::string since;
     std::string text() const;
 };
@@ -29,22 +33,25 @@ struct LockOwner {
 class TargetLock {
 public:
     // Takes the lock. A held or stale lock throws LockedError naming its
-    // owner; with `break_stale`, a stale one (its process gone from this
-    // host) is removed and taken over instead.
-    TargetLock(transport::Transport& target, const StateLayout& state, bool break_stale = false);
+    // owner; with `break_stale`, a stale one is removed and taken over.
+    TargetLock(StateFolder& state, bool break_stale = false);
     ~TargetLock();
     TargetLock(const TargetLock&) = delete;
     TargetLock& operator=(const TargetLock&) = delete;
 
     void release();
+    // Leaves the lock file in place, as a stale lock of this process: the
+    // target stays locked until `exmsync recover` (a commit that could be
+    // neither finished nor undone).
+    void abandon();
+    bool held() const { return held_; }
     bool broke_stale_lock() const { return broke_stale_; }
     const LockOwner& stale_owner() const { return stale_owner_; }
 
 private:
     std::string key() const;
 
-    transport::Transport& target_;
-    std::string path_;
+    StateFolder& state_;
     bool held_ = false;
     bool broke_stale_ = false;
     LockOwner stale_owner_;

@@ -5,7 +5,8 @@
 
 namespace exmsync::log {
 
-// verbosity: -1 quiet (errors only), 0 warnings and notes, 1 info, 2 debug.
+// verbosity: -1 quiet and 0 warnings (the CLI adds its notes unless quiet),
+// 1 info (progress and timings), 2 debug.
 void setup(int verbosity);
 
 using spdlog::debug;

@@ -1,41 +1,32 @@
 #include "sync/pack.hpp"
 
-#include <boost/filesystem/operations.hpp>
-
-#include "manifest/diff.hpp"
 #include "manifest/file_system.hpp"
 #include "sync/archive.hpp"
-#include "sync/error.hpp"
 #include "sync/feeds.hpp"
-#include "transport/transport.hpp"
 
 namespace exmsync::sync {
-namespace fs = boost::filesystem;
 
-PackReport pack(const std::string& source, const std::string& base, const std::string& out, const PackOptions& options) {
-    boost::system::error_code ec;
-    if (!fs::is_directory(source, ec))
-        throw Error("source " + source + " is not a folder; check the path (is the share mounted?)");
-    fs::path root = fs::absolute(source);
+PackReport pack(const std::string& source, const std::string& base, const std::string& out, const PushOptions& options) {
+    auto src = PushSource::open(source, options);
     PackReport report;
-    TempFile source_manifest;
-    SnapshotOptions scan = options.scan;
-    scan.record_symlinks = false;
-    report.source = scan_folder(root, scan, source_manifest.path());
+    report.source = src->scan;
 
-    auto base_snapshot = Snapshot::open(base, options.scan);
-    auto base_stream = base_snapshot->reader();
-    manifest::ManifestReader source_stream(source_manifest.path());
-    auto diff = manifest::diff_streams(*base_stream, source_stream);
-    auto mtime_of = [&](const std::string& path) { return manifest::stat_path(root / path).mtime_ns; };
-    report.changeset = plan_changeset(diff, mtime_of, options.plan);
+    TempFile hidden;
+    SnapshotOptions scan;
+    scan.filter = options.filter;
+    scan.hidden_out = hidden.path();
+    auto base_snapshot = Snapshot::open(base, scan);
+    PlanInput input{base_snapshot->manifest_file(), src->manifest->path(),
+                    base_snapshot->scan() ? std::optional(hidden.path()) : std::nullopt,
+                    [&](const std::string& path) { return manifest::stat_path(src->root / path).mtime_ns; },
+                    options.filter};
+    auto plan = make_plan(input, options.plan);
+    report.header = plan->header;
 
-    TempFile after;
-    auto base_again = base_snapshot->reader();
-    manifest_after(*base_again, report.changeset, after.path());
-    auto tree = transport::open_transport(root.string());
-    TreeFeed feed(*tree, report.changeset, after.path());
-    write_archive(out, report.changeset, feed);
+    auto tree = transport::open_transport(src->root.string());
+    Changeset changeset{plan->header, plan->ops.path()};
+    TreeFeed feed(*tree, changeset, plan->new_manifest.path());
+    write_archive(out, changeset, feed);
     return report;
 }
 

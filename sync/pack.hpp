@@ -5,24 +5,20 @@
 
 #include <string>
 
-#include "sync/changeset.hpp"
 #include "sync/plan.hpp"
-#include "sync/snapshot.hpp"
+#include "sync/push.hpp"
 
 namespace exmsync::sync {
 
-struct PackOptions {
-    SnapshotOptions scan;
-    PlanOptions plan;
-};
-
 struct PackReport {
-    Changeset changeset;
+    ChangesetHeader header;
     manifest::ScanResult source;
 };
 
-// `base` is the target's manifest file (or a folder standing for it). Writes
+// `base` is the target's manifest file, or a folder standing for it. Writes
 // `out` even when the changeset is empty, so a pipeline can always apply it.
-PackReport pack(const std::string& source, const std::string& base, const std::string& out, const PackOptions& options);
+// The source is checked as a push checks it: a file that changes while it is
+// packed refuses the pack, and no archive is left behind.
+PackReport pack(const std::string& source, const std::string& base, const std::string& out, const PushOptions& options);
 
 }  // namespace exmsync::sync

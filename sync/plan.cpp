@@ -1,131 +1,203 @@
 #include "sync/plan.hpp"
 
-#include <algorithm>
-#include <map>
-#include <set>
+#include "manifest/diff.hpp"
+#include "manifest/escape.hpp"
+#include "manifest/format.hpp"
+#include "manifest/tree_hash.hpp"
+#include "sync/error.hpp"
 
 namespace exmsync::sync {
 namespace {
 
+using manifest::Change;
 using manifest::ChangeKind;
 using manifest::Entry;
 using manifest::EntryType;
 
+constexpr std::size_t kKeptShown = 20;
+
+std::string show(const std::string& path) { return "'" + manifest::escape_path(path) + "'"; }
+
 Expect expect_of(const Entry& e) { return Expect{e.type, e.size, e.hash}; }
 
-Op write_op(const Entry& e, const MtimeOf& mtime_of, std::optional<Expect> base) {
-    Op op;
-    op.kind = OpKind::Write;
-    op.path = e.path;
-    op.size = e.size;
-    op.hash = e.hash;
-    op.mtime_ns = mtime_of(e.path);
-    op.base = base;
-    return op;
-}
+// Walks the scan's hidden-folder list in step with the changes.
+class HiddenCursor {
+public:
+    explicit HiddenCursor(const std::optional<boost::filesystem::path>& file) {
+        if (file) reader_.emplace(*file);
+        advance();
+    }
+    // Whether `dir` or a folder inside it holds hidden entries. Asked in
+    // manifest order.
+    bool holds_hidden(const std::string& dir) {
+        while (has_ && manifest::compare_paths(next_, dir) < 0) advance();
+        return has_ && (next_ == dir || manifest::is_inside(next_, dir));
+    }
 
-Op remove_op(const Entry& e) {
-    Op op;
-    op.kind = e.type == EntryType::Directory ? OpKind::Rmdir : OpKind::Delete;
-    op.path = e.path;
-    op.base = expect_of(e);
-    return op;
-}
+private:
+    void advance() {
+        std::string line;
+        has_ = reader_ && reader_->next(line);
+        if (!has_) return;
+        auto raw = manifest::unescape_path(line);
+        if (!raw) throw Error("internal: bad path in the hidden-folder list " + reader_->file().string());
+        next_ = std::move(*raw);
+    }
+    std::optional<manifest::LineReader> reader_;
+    std::string next_;
+    bool has_ = false;
+};
 
-Op mkdir_op(const std::string& path) {
-    Op op;
-    op.kind = OpKind::Mkdir;
-    op.path = path;
-    return op;
-}
+class Planner {
+public:
+    Planner(const PlanInput& input, const PlanOptions& options, Plan& plan, const boost::filesystem::path& kept_file)
+        : input_(input), options_(options), plan_(plan), ops_(plan.ops.path(), options.portable),
+          hidden_(input.target_hidden), kept_(kept_file) {}
 
-// The ops one change needs; a type change needs two (remove, then create).
-void plan_change(const manifest::Change& c, const MtimeOf& mtime_of, const PlanOptions& options,
-                 std::vector<Op>& ops) {
-    switch (c.kind) {
-        case ChangeKind::Added:
-            if (c.after->type == EntryType::Directory) ops.push_back(mkdir_op(c.path));
-            else if (c.after->type == EntryType::File) ops.push_back(write_op(*c.after, mtime_of, std::nullopt));
-            return;
-        case ChangeKind::Removed:
-            if (options.deletes) ops.push_back(remove_op(*c.before));
-            return;
-        case ChangeKind::Modified:
-            if (c.after->type == EntryType::File) ops.push_back(write_op(*c.after, mtime_of, expect_of(*c.before)));
-            return;
-        case ChangeKind::TypeChanged:
-            if (c.before->type != EntryType::Directory && c.after->type == EntryType::File) {
-                ops.push_back(write_op(*c.after, mtime_of, expect_of(*c.before)));
+    void take(const Change& c) {
+        switch (c.kind) {
+            case ChangeKind::Added: return create(*c.after);
+            case ChangeKind::Removed: return removed(*c.before);
+            case ChangeKind::Modified:
+                if (c.after->type == EntryType::File) write(*c.after, expect_of(*c.before));
                 return;
-            }
-            ops.push_back(remove_op(*c.before));
-            if (c.after->type == EntryType::Directory) ops.push_back(mkdir_op(c.path));
-            else if (c.after->type == EntryType::File) ops.push_back(write_op(*c.after, mtime_of, std::nullopt));
-            return;
-        case ChangeKind::Renamed: {
-            if (!options.deletes) {
-                ops.push_back(write_op(*c.after, mtime_of, std::nullopt));
-                return;
-            }
-            Op op;
-            op.kind = OpKind::Rename;
-            op.from = c.before->path;
-            op.path = c.after->path;
-            op.size = c.after->size;
-            op.hash = c.after->hash;
-            op.mtime_ns = mtime_of(c.after->path);
-            op.base = expect_of(*c.before);
-            ops.push_back(op);
-            return;
+            case ChangeKind::TypeChanged: return type_changed(*c.before, *c.after);
+            case ChangeKind::Renamed: return renamed(*c.before, *c.after);
         }
     }
+
+    void finish() {
+        ops_.finish(plan_.header);
+        kept_.close();
+    }
+
+private:
+    void create(const Entry& e) {
+        if (e.type == EntryType::Directory) add({OpKind::Mkdir, e.path, {}, 0, {}, 0, std::nullopt});
+        else if (e.type == EntryType::File) write(e, std::nullopt);
+        // A symlink in the source is never pushed; the scan left it out.
+    }
+
+    void write(const Entry& e, std::optional<Expect> base) {
+        add({OpKind::Write, e.path, {}, e.size, e.hash, input_.mtime_of(e.path), base});
+    }
+
+    void removed(const Entry& e) {
+        if (!options_.deletes) return;
+        if (e.type == EntryType::Directory && keep(e.path)) return;
+        add({e.type == EntryType::Directory ? OpKind::Rmdir : OpKind::Delete, e.path, {}, 0, {}, 0, expect_of(e)});
+    }
+
+    void type_changed(const Entry& before, const Entry& after) {
+        if (before.type != EntryType::Directory) {
+            if (after.type == EntryType::File) return write(after, expect_of(before));
+            add({OpKind::Delete, before.path, {}, 0, {}, 0, expect_of(before)});
+            return create(after);
+        }
+        // A folder becomes a file: only possible when nothing must stay in it.
+        if (!options_.deletes && before.hash != manifest::empty_folder_hash())
+            throw ConflictError(show(before.path) + " is a folder on the target but a file in the source, and --no-delete " +
+                        "keeps what the folder holds; remove the folder on the target, or push without --no-delete");
+        if (options_.deletes && hidden_.holds_hidden(before.path))
+            throw ConflictError(show(before.path) + " is a folder on the target but a file in the source, and the folder " +
+                        "holds files outside the sync set; move them away on the target, or rename the source file");
+        add({OpKind::Rmdir, before.path, {}, 0, {}, 0, expect_of(before)});
+        create(after);
+    }
+
+    void renamed(const Entry& before, const Entry& after) {
+        if (!options_.deletes) return write(after, std::nullopt);
+        add({OpKind::Rename, after.path, before.path, after.size, after.hash, input_.mtime_of(after.path),
+             expect_of(before)});
+    }
+
+    // A removed folder stays when it (or a folder in it) holds hidden
+    // entries; its removed files still go.
+    bool keep(const std::string& dir) {
+        if (!hidden_.holds_hidden(dir)) return false;
+        kept_.add(manifest::escape_path(dir));
+        bool topmost = last_kept_.empty() || !manifest::is_inside(dir, last_kept_);
+        if (topmost) {
+            last_kept_ = dir;
+            ++plan_.kept_count;
+            if (plan_.kept.size() < kKeptShown) plan_.kept.push_back(dir);
+        }
+        return true;
+    }
+
+    void add(const Op& op) { ops_.add(op); }
+
+    const PlanInput& input_;
+    const PlanOptions& options_;
+    Plan& plan_;
+    OpListWriter ops_;
+    HiddenCursor hidden_;
+    manifest::LineWriter kept_;
+    std::string last_kept_;
+};
+
+// Reads the kept-folder list in step with the merge below.
+class KeptCursor {
+public:
+    explicit KeptCursor(const boost::filesystem::path& file) : reader_(file) { advance(); }
+    bool take(const std::string& path) {
+        if (!has_ || next_ != path) return false;
+        advance();
+        return true;
+    }
+
+private:
+    void advance() {
+        std::string line;
+        has_ = reader_.next(line);
+        if (has_) next_ = *manifest::unescape_path(line);
+    }
+    manifest::LineReader reader_;
+    std::string next_;
+    bool has_ = false;
+};
+
+// The target's manifest after the plan: the source's entries, plus what stays
+// of the target's own (everything with deletes off, kept folders otherwise).
+manifest::Hash128 write_new_manifest(const PlanInput& input, const PlanOptions& options,
+                                     const boost::filesystem::path& kept_file, const boost::filesystem::path& out) {
+    manifest::ManifestReader target(input.target_manifest), source(input.source_manifest);
+    KeptCursor kept(kept_file);
+    manifest::ManifestWriter writer(out);
+    while (true) {
+        const Entry* t = target.peek();
+        const Entry* s = source.peek();
+        if (!t && !s) break;
+        int order = !t ? 1 : !s ? -1 : manifest::compare_paths(t->path, s->path);
+        if (order >= 0) {
+            writer.add(*s);
+            source.pop();
+            if (order == 0) target.pop();
+            continue;
+        }
+        if (!options.deletes || kept.take(t->path)) writer.add(*t);
+        target.pop();
+    }
+    return writer.finish();
 }
 
 }  // namespace
 
-Changeset plan_changeset(const manifest::DiffResult& diff, const MtimeOf& mtime_of, const PlanOptions& options) {
-    Changeset cs;
-    cs.base_root = diff.root_a;
-    cs.new_root = diff.root_b;
-    for (const auto& c : diff.changes) plan_change(c, mtime_of, options, cs.ops);
-    return cs;
-}
-
-void manifest_after(manifest::EntryStream& base, Changeset& cs, const boost::filesystem::path& out) {
-    std::set<std::string> gone;
-    std::map<std::string, Entry, bool (*)(const std::string&, const std::string&)> fresh(
-        [](const std::string& a, const std::string& b) { return manifest::compare_paths(a, b) < 0; });
-    for (const auto& op : cs.ops) {
-        if (op.removes()) gone.insert(op.kind == OpKind::Rename ? op.from : op.path);
-        if (op.kind == OpKind::Mkdir) fresh[op.path] = Entry{op.path, EntryType::Directory, 0, {}};
-        if (op.kind == OpKind::Write || op.kind == OpKind::Rename)
-            fresh[op.path] = Entry{op.path, EntryType::File, op.size, op.hash};
+std::unique_ptr<Plan> make_plan(const PlanInput& input, const PlanOptions& options) {
+    auto plan = std::make_unique<Plan>();
+    plan->header.filter = input.filter;
+    manifest::TempFile kept;
+    {
+        Planner planner(input, options, *plan, kept.path());
+        manifest::ManifestReader target(input.target_manifest), source(input.source_manifest);
+        manifest::DiffOptions diff;
+        diff.detect_renames = options.detect_renames && options.deletes;
+        auto summary = manifest::diff_streams(target, source, diff, [&](const Change& c) { planner.take(c); });
+        plan->header.base_root = summary.root_a;
+        planner.finish();
     }
-    cs.base_root = base.root();
-    manifest::ManifestWriter writer(out);
-    auto next_fresh = fresh.begin();
-    while (const Entry* e = base.peek()) {
-        for (; next_fresh != fresh.end() && manifest::compare_paths(next_fresh->first, e->path) < 0; ++next_fresh)
-            writer.add(next_fresh->second);
-        if (!gone.count(e->path) && !fresh.count(e->path)) writer.add(*e);
-        base.pop();
-    }
-    for (; next_fresh != fresh.end(); ++next_fresh) writer.add(next_fresh->second);
-    cs.new_root = writer.finish();
-}
-
-ChangeCounts count_changes(const Changeset& cs) {
-    ChangeCounts n;
-    for (const auto& op : cs.ops) {
-        switch (op.kind) {
-            case OpKind::Write: ++n.writes; n.bytes += op.size; break;
-            case OpKind::Delete: ++n.deletes; break;
-            case OpKind::Rename: ++n.renames; break;
-            case OpKind::Mkdir: ++n.mkdirs; break;
-            case OpKind::Rmdir: ++n.rmdirs; break;
-        }
-    }
-    return n;
+    plan->header.new_root = write_new_manifest(input, options, kept.path(), plan->new_manifest.path());
+    return plan;
 }
 
 }  // namespace exmsync::sync

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <csignal>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 namespace exmsync::sync::platform {
 
@@ -19,6 +21,20 @@ std::int64_t process_id() { return ::getpid(); }
 bool process_alive(std::int64_t pid) {
     if (pid <= 0) return false;
     return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+std::string process_start_time(std::int64_t pid) {
+    // Field 22 of /proc/PID/stat: clock ticks after boot. The command name
+    // (field 2) may hold spaces and parentheses, so count from its last ')'.
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = text.rfind(')');
+    if (close == std::string::npos) return {};
+    std::istringstream fields(text.substr(close + 2));
+    std::string field;
+    for (int i = 3; i <= 22 && fields >> field; ++i)
+        if (i == 22) return field;
+    return {};
 }
 
 std::string utc_now() {

@@ -1,16 +1,16 @@
 #include "sync/push.hpp"
 
-#include <boost/filesystem/operations.hpp>
 #include <atomic>
+#include <boost/filesystem/operations.hpp>
 #include <chrono>
 #include <mutex>
 #include <thread>
 
 #include "manifest/diff.hpp"
+#include "manifest/escape.hpp"
 #include "manifest/file_system.hpp"
 #include "sync/feeds.hpp"
 #include "sync/log.hpp"
-#include "transport/transport.hpp"
 
 namespace exmsync::sync {
 namespace fs = boost::filesystem;
@@ -23,37 +23,199 @@ bool PushReport::all_ok() const {
 
 namespace {
 
+class OverlapError : public UsageError {
+public:
+    using UsageError::UsageError;
+    const char* code() const override { return "overlap"; }
+};
+
+class UnportableNames : public UsageError {
+public:
+    using UsageError::UsageError;
+    const char* code() const override { return "unportable-names"; }
+};
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Paths that differ between the manifest recorded at the last push and what
-// the target holds now: someone edited the target by hand.
-std::vector<std::string> find_drift(transport::Transport& t, const StateLayout& state, const fs::path& actual,
-                                    const manifest::Hash128& actual_root) {
+std::string show(const std::string& path) { return "'" + manifest::escape_path(path) + "'"; }
+
+// ---- which folders are which ----
+
+struct FolderId {
+    std::uint64_t device = 0, inode = 0;
+    bool operator==(const FolderId&) const = default;
+};
+
+// A folder and every folder above it, by identity: names can differ (a
+// symlink, a bind mount, "..") where the folders are the same.
+std::vector<FolderId> identity_chain(const fs::path& folder) {
+    std::vector<FolderId> chain;
+    boost::system::error_code ec;
+    fs::path at = fs::canonical(folder, ec);
+    if (ec) return chain;
+    while (true) {
+        auto st = manifest::stat_if_exists(at);
+        if (!st) break;
+        chain.push_back({st->device, st->inode});
+        if (!at.has_parent_path() || at.parent_path() == at) break;
+        at = at.parent_path();
+    }
+    return chain;
+}
+
+bool holds(const std::vector<FolderId>& chain, const FolderId& id) {
+    return std::find(chain.begin(), chain.end(), id) != chain.end();
+}
+
+// Refuses, before anything is scanned, targets that are the source, hold it
+// or lie inside it, and targets listed twice.
+void check_overlaps(const fs::path& source, const std::vector<std::string>& targets) {
+    auto source_chain = identity_chain(source);
+    std::vector<std::pair<FolderId, std::string>> seen;
+    for (const auto& url : targets) {
+        std::optional<fs::path> local;
+        try {
+            local = transport::open_transport(url)->local_path();
+        } catch (const std::exception&) {
+            continue;  // unreachable: reported for that target alone
+        }
+        if (!local) continue;
+        auto chain = identity_chain(*local);
+        if (chain.empty() || source_chain.empty()) continue;
+        std::string name = transport::redact_url(url);
+        if (chain.front() == source_chain.front())
+            throw OverlapError("target " + name + " is the source itself; give the folder of another server");
+        if (holds(source_chain, chain.front()))
+            throw OverlapError("target " + name + " holds the source " + source.string() +
+                               "; a push would move the source into the target's backup: give a target outside it");
+        if (holds(chain, source_chain.front()))
+            throw OverlapError("target " + name + " lies inside the source " + source.string() +
+                               "; every push would copy the target into itself: give a target outside the source, "
+                               "or exclude it");
+        for (const auto& [id, other] : seen)
+            if (id == chain.front())
+                throw OverlapError("target " + name + " is listed twice (also as " + other +
+                                   "); give each target once");
+        seen.emplace_back(chain.front(), name);
+    }
+}
+
+// ---- drift ----
+
+// Entries of `in` that `filter` keeps, rewritten (folder hashes follow).
+void filtered_copy(const fs::path& in, const manifest::Filter& filter, const fs::path& out) {
+    manifest::ManifestReader reader(in);
+    manifest::ManifestWriter writer(out);
+    std::string dropped;  // a folder left out, with its subtree
+    while (const manifest::Entry* e = reader.peek()) {
+        bool inside = !dropped.empty() && manifest::is_inside(e->path, dropped);
+        if (!inside) {
+            dropped.clear();
+            if (filter.excluded(e->path, e->type == manifest::EntryType::Directory)) {
+                if (e->type == manifest::EntryType::Directory) dropped = e->path;
+            } else {
+                writer.add(*e);
+            }
+        }
+        reader.pop();
+    }
+    writer.finish();
+}
+
+struct Drift {
+    TempFile file;  // "old hash or - TAB escaped path" per line
+    std::uint64_t count = 0;
+    std::vector<DriftItem> shown;
+};
+
+// Paths that differ between the manifest recorded at the last apply and what
+// the target holds now: someone edited the target by hand. Only paths both
+// filters (then and now) cover are compared, so a filter change is not drift.
+std::unique_ptr<Drift> find_drift(DirectTarget& target, const FilterSpec& filter, const fs::path& actual,
+                                  const manifest::Hash128& actual_root) {
+    auto drift = std::make_unique<Drift>();
+    History history(target.state());
+    auto current = history.current();
     // The usual case, no hand edits, costs one small read.
-    auto current = read_current(t, state);
-    if (!current || current->root == actual_root || !exists(t, state.manifest(current->apply_id))) return {};
-    TempFile recorded;
-    copy_to_local(t, state.manifest(current->apply_id), recorded.path());
-    manifest::ManifestReader before(recorded.path()), now(actual);
+    if (!current || current->root == actual_root) return drift;
+    const std::string recorded_file = layout::history_file(current->apply_id, "manifest");
+    if (!target.state().exists(recorded_file)) return drift;
+    auto record = decode_record(target.state().read_small(layout::record(current->apply_id)), current->apply_id);
+    TempFile recorded, then_filtered, now_filtered;
+    target.state().copy_out(recorded_file, recorded.path());
+    fs::path before = recorded.path(), now = actual;
+    if (!(record.header.filter == filter)) {
+        filtered_copy(recorded.path(), filter.filter(), then_filtered.path());
+        filtered_copy(actual, record.header.filter.filter(), now_filtered.path());
+        before = then_filtered.path();
+        now = now_filtered.path();
+    }
+    manifest::ManifestReader a(before), b(now);
     manifest::DiffOptions plain;
     plain.detect_renames = false;
-    std::vector<std::string> drift;
-    for (const auto& c : manifest::diff_streams(before, now, plain).changes) drift.push_back(c.path);
+    manifest::LineWriter out(drift->file.path());
+    manifest::diff_streams(a, b, plain, [&](const manifest::Change& c) {
+        out.add((c.before ? c.before->hash.hex() : "-") + "\t" + manifest::escape_path(c.path));
+        if (drift->shown.size() < kDriftShown) drift->shown.push_back({c.path, c.before});
+        ++drift->count;
+    });
+    out.close();
     return drift;
 }
 
-void check_guards(const TargetResult& r, const manifest::ScanResult& source, const std::string& source_path,
-                  const PushOptions& options) {
+void check_guards(const TargetResult& r, const PushSource& source, const PushOptions& options) {
     std::uint64_t losing = r.changes.deletes + r.changes.rmdirs;
-    if (losing > 0 && source.stats.files == 0)
-        throw Error("source " + source_path + " holds no files; refusing to delete " + std::to_string(losing) +
-                    " entries on " + r.target + " (is the source share mounted?)");
+    if (losing > 0 && source.scan.stats.files == 0)
+        throw GuardError("source " + source.root.string() + " holds no files; refusing to delete " +
+                         std::to_string(losing) + " entries on " + r.target + " (is the source share mounted?)");
     if (r.changes.deletes > options.max_delete)
-        throw Error("push would delete " + std::to_string(r.changes.deletes) + " files on " + r.target +
-                    ", more than --max-delete " + std::to_string(options.max_delete) +
-                    "; check the source, or raise --max-delete");
+        throw GuardError("push would delete " + std::to_string(r.changes.deletes) + " files on " + r.target +
+                         ", more than --max-delete " + std::to_string(options.max_delete) +
+                         "; check the source, or raise --max-delete");
+}
+
+std::unique_ptr<Plan> plan_for(const fs::path& target_manifest, const fs::path& hidden, const PushSource& source,
+                               const PushOptions& options) {
+    PlanInput input{target_manifest, source.manifest->path(), hidden,
+                    [&](const std::string& path) { return manifest::stat_path(source.root / path).mtime_ns; },
+                    options.filter};
+    return make_plan(input, options.plan);
+}
+
+void note_kept(TargetResult& r, const Plan& plan) {
+    for (const auto& folder : plan.kept)
+        r.notes.push_back("kept " + show(folder) + ": it holds files outside the sync set");
+    if (plan.kept_count > plan.kept.size())
+        r.notes.push_back("kept " + std::to_string(plan.kept_count - plan.kept.size()) +
+                          " more folders that hold files outside the sync set");
+}
+
+// What a push would do, without a lock, a recovery or a write on the target.
+TargetResult preview(transport::Transport& target, const std::string& name, const PushSource& source,
+                     const PushOptions& options) {
+    TargetResult r;
+    r.target = name;
+    StateFolder state(target);
+    if (state.exists(layout::kJournal))
+        r.notes.push_back("an interrupted apply is pending; the push finishes or undoes it first, which may change "
+                          "what it then does");
+    auto root = target.local_path();
+    if (!root) throw Error("target " + name + ": this build scans only folders and mounted shares");
+    TempFile actual, hidden;
+    SnapshotOptions scan;
+    scan.filter = options.filter;
+    scan.hidden_out = hidden.path();
+    auto scanned = scan_folder(*root, scan, actual.path());
+    auto plan = plan_for(actual.path(), hidden.path(), source, options);
+    r.changes = plan->header.counts;
+    note_kept(r, *plan);
+    r.already_in_sync = plan->header.empty();
+    if (!r.already_in_sync) check_guards(r, source, options);
+    r.plan = std::move(plan);
+    r.ok = true;
+    return r;
 }
 
 }  // namespace
@@ -61,69 +223,73 @@ void check_guards(const TargetResult& r, const manifest::ScanResult& source, con
 std::unique_ptr<PushSource> PushSource::open(const std::string& source, const PushOptions& options) {
     boost::system::error_code ec;
     if (!fs::is_directory(source, ec))
-        throw Error("source " + source + " is not a folder; check the path (is the share mounted?)");
+        throw UnreachableError("source " + source + " is not a folder; check the path (is the share mounted?)");
     auto s = std::make_unique<PushSource>();
     s->root = fs::absolute(source);
     s->manifest = std::make_unique<TempFile>();
-    SnapshotOptions scan = options.scan;
+    SnapshotOptions scan;
+    scan.filter = options.filter;
+    scan.use_cache = options.use_cache;
+    scan.cache_file = options.cache_file;
     scan.record_symlinks = false;
     s->scan = scan_folder(s->root, scan, s->manifest->path());
+    if (options.plan.portable && s->scan.name_problem_count > 0) {
+        std::string list;
+        for (const auto& p : s->scan.name_problems) list += "\n  " + p;
+        if (s->scan.name_problem_count > s->scan.name_problems.size())
+            list += "\n  and " + std::to_string(s->scan.name_problem_count - s->scan.name_problems.size()) + " more";
+        throw UnportableNames("source " + source + " holds " + std::to_string(s->scan.name_problem_count) +
+                              " name(s) a Windows or SMB target would refuse or merge; nothing was pushed:" + list +
+                              "\nrename them in the source, or pass --allow-unportable-names if every target is Linux");
+    }
     return s;
 }
 
 TargetResult push_to(transport::Transport& target, const std::string& name, const PushSource& source,
                      const PushOptions& options) {
+    if (options.dry_run) return preview(target, name, source, options);
     TargetResult r;
     r.target = name;
-    auto local = target.local_path();
-    if (!local) throw Error("target " + name + ": only folders and mounted shares can be pushed to by this build");
-
-    // An interrupted apply is finished (or undone) before the target is
-    // scanned, so the plan starts from what the target really holds.
     auto start = std::chrono::steady_clock::now();
-    recover(target, options.state, false);
-    TempFile actual;
-    SnapshotOptions scan = options.scan;
-    scan.use_cache = true;
-    scan.cache_file.reset();  // each target keeps its own cache in its state folder
-    auto scanned = scan_folder(*local, scan, actual.path());
+
+    // The lock is held from before the scan to after the commit, so the plan
+    // starts from what the target really holds and nothing changes under it.
+    DirectTarget direct(target);
+    r.notes = direct.open(false).notes;
+    TempFile actual, hidden;
+    auto scanned = direct.scan(options.filter, actual.path(), hidden.path());
     log::info("{}: scanned {} files ({} hashed) in {:.2f} s", name, scanned.stats.files, scanned.stats.hashed_files,
               seconds_since(start));
-    r.drift = find_drift(target, options.state, actual.path(), scanned.root);
-    log::debug("{}: drift check done at {:.2f} s", name, seconds_since(start));
+    auto drift = find_drift(direct, options.filter, actual.path(), scanned.root);
+    r.drift = drift->shown;
+    r.drift_count = drift->count;
 
-    manifest::ManifestReader target_stream(actual.path()), source_stream(source.manifest->path());
-    auto diff = manifest::diff_streams(target_stream, source_stream);
-    auto mtime_of = [&](const std::string& path) { return manifest::stat_path(source.root / path).mtime_ns; };
-    r.changeset = plan_changeset(diff, mtime_of, options.plan);
-    r.changes = count_changes(r.changeset);
-    if (r.changeset.empty()) {
-        r.ok = r.already_in_sync = true;
-        return r;
-    }
-    check_guards(r, source.scan, source.root.string(), options);
-    // With deletes the target ends up holding exactly the source's manifest;
-    // without, it is worked out from the target's and the changeset.
-    TempFile after;
-    fs::path after_manifest = source.manifest->path();
-    if (!options.plan.deletes) {
-        manifest::ManifestReader base(actual.path());
-        manifest_after(base, r.changeset, after.path());
-        after_manifest = after.path();
-    }
+    std::shared_ptr<Plan> plan = plan_for(actual.path(), hidden.path(), source, options);
+    r.changes = plan->header.counts;
+    r.plan = plan;
+    note_kept(r, *plan);
     log::debug("{}: planned at {:.2f} s", name, seconds_since(start));
-    if (options.dry_run) {
-        r.ok = true;
+    if (plan->header.empty()) {
+        r.ok = r.already_in_sync = true;
+        direct.close();
         return r;
     }
+    check_guards(r, source, options);
+
     auto source_tree = transport::open_transport(source.root.string());  // one per target: one thread each
-    TreeFeed feed(*source_tree, r.changeset, after_manifest);
+    Changeset changeset{plan->header, plan->ops.path()};
+    TreeFeed feed(*source_tree, changeset, plan->new_manifest.path());
     ApplyOptions apply;
-    apply.state = options.state;
     apply.kind = "push";
+    apply.before_commit = options.before_commit;
+    if (drift->count > 0) {
+        apply.drift = drift->file.path();
+        apply.drift_count = drift->count;
+    }
     auto applying = std::chrono::steady_clock::now();
-    r.apply_id = apply_changeset(target, r.changeset, feed, apply).apply_id;
-    log::info("{}: applied {} operations in {:.2f} s", name, r.changeset.ops.size(), seconds_since(applying));
+    r.apply_id = direct.apply(changeset, feed, actual.path(), apply).apply_id;
+    direct.close();
+    log::info("{}: applied {} operations in {:.2f} s", name, plan->header.counts.ops(), seconds_since(applying));
     r.ok = true;
     return r;
 }
@@ -133,15 +299,19 @@ namespace {
 TargetResult push_target(const std::string& url, const PushSource& source, const PushOptions& options) {
     std::string name = transport::redact_url(url);
     try {
-        transport::OpenOptions open;
-        open.flush_each_file = false;  // one flush for the whole staging instead of one per file
-        auto target = transport::open_transport(url, open);
+        std::unique_ptr<transport::Transport> target;
+        try {
+            target = transport::open_transport(url);
+        } catch (const transport::Error& e) {
+            throw UnreachableError(e.what());
+        }
         return push_to(*target, name, source, options);
     } catch (const std::exception& e) {
         TargetResult r;
         r.target = name;
         r.ok = false;
         r.error = e.what();
+        r.error_code = error_code(e);
         return r;
     }
 }
@@ -151,12 +321,13 @@ TargetResult push_target(const std::string& url, const PushSource& source, const
 PushReport push(const std::string& source, const std::vector<std::string>& targets, const PushOptions& options,
                 const TargetDone& on_done) {
     PushReport report;
+    report.source = source;
+    check_overlaps(source, targets);
     auto start = std::chrono::steady_clock::now();
     auto src = PushSource::open(source, options);
-    report.source = src->scan;
+    report.source_scan = src->scan;
     log::info("source {}: scanned {} files ({} hashed) in {:.2f} s", source, src->scan.stats.files,
               src->scan.stats.hashed_files, seconds_since(start));
-    for (const auto& w : report.source.warnings) log::warn("{}: {}", source, w);
 
     // Targets are independent: a pool of workers takes them in turn, and the
     // results keep the order the targets were given in.

@@ -1,10 +1,16 @@
 // push SOURCE TARGET...: bring every target in line with the source folder.
-// Each target is scanned (with its stat cache), diffed against the source,
-// and sent the changeset that makes it equal, applied all-or-nothing.
+// The source is scanned once; each target is locked, recovered, scanned (its
+// stat cache in its state folder), compared with what the last push left
+// (drift), planned and applied all-or-nothing, in parallel with the others.
+//
+// Before any target is touched the push refuses: a target that is the
+// source, holds it or lies inside it, or is listed twice (compared by the
+// identity of the folders, not by their names); and source names that a
+// Windows or SMB target would read differently (unless allowed).
 #pragma once
 
-#include <cstdint>
 #include <boost/filesystem/path.hpp>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -12,7 +18,6 @@
 
 #include "manifest/scanner.hpp"
 #include "sync/apply.hpp"
-#include "sync/changeset.hpp"
 #include "sync/plan.hpp"
 #include "sync/snapshot.hpp"
 #include "transport/transport.hpp"
@@ -20,28 +25,43 @@
 namespace exmsync::sync {
 
 struct PushOptions {
-    SnapshotOptions scan;
+    FilterSpec filter;
+    bool use_cache = true;                            // the source's stat cache
+    std::optional<boost::filesystem::path> cache_file;  // the source's, when not in the user's cache folder
     PlanOptions plan;
     std::uint64_t max_delete = 1000;  // refuse a target that would lose more files than this
-    bool dry_run = false;
+    bool dry_run = false;             // plan and report; change nothing, not even a lock
     // Targets pushed at once (each has its own transport); 0: one per core.
     unsigned parallel = 0;
-    StateLayout state;
+    // Tests: runs just before each target's journal is written.
+    std::function<void()> before_commit;
+};
+
+// A path changed on the target since the last push, and what it held then.
+struct DriftItem {
+    std::string path;
+    std::optional<manifest::Entry> recorded;  // absent: it was added by hand
 };
 
 struct TargetResult {
     std::string target;
     bool ok = false;
-    std::string error;                // why it failed
+    std::string error;       // why it failed
+    std::string error_code;  // error_code() of the failure
     bool already_in_sync = false;
     ChangeCounts changes;
-    Changeset changeset;              // what was (or, in a dry run, would be) applied
-    std::vector<std::string> drift;   // paths edited on the target since the last push
+    std::shared_ptr<Plan> plan;          // what was (or, in a dry run, would be) applied
+    std::vector<DriftItem> drift;        // the first kDriftShown paths edited by hand
+    std::uint64_t drift_count = 0;
+    std::vector<std::string> notes;      // what recovery did first
     std::string apply_id;
 };
 
+inline constexpr std::size_t kDriftShown = 50;
+
 struct PushReport {
-    manifest::ScanResult source;
+    std::string source;
+    manifest::ScanResult source_scan;
     std::vector<TargetResult> targets;
     bool all_ok() const;
 };
@@ -52,23 +72,23 @@ struct PushSource {
     std::unique_ptr<TempFile> manifest;  // symlinks left out: they are never pushed
     manifest::ScanResult scan;
 
-    // Throws Error when `source` is not a folder or cannot be scanned.
+    // Throws Error when `source` is not a folder, cannot be scanned, or holds
+    // names a Windows target would refuse or merge (unless allowed).
     static std::unique_ptr<PushSource> open(const std::string& source, const PushOptions& options);
 };
 
-// Brings one opened target in line with the source: recover, scan, diff,
-// plan, guard, apply. Throws on failure; `name` is how messages call it.
-// Several may run at once on one PushSource, each with its own target.
+// Brings one opened target in line with the source. Throws on failure;
+// `name` is how messages call it. Several may run at once on one PushSource.
 TargetResult push_to(transport::Transport& target, const std::string& name, const PushSource& source,
                      const PushOptions& options);
 
-// Called as each target finishes, so the CLI can report progress; never
-// from two threads at once.
-// `index` is the target's position in the list given to push().
+// Called as each target finishes, never from two threads at once. `index`
+// is the target's position in the list given to push().
 using TargetDone = std::function<void(std::size_t index, const TargetResult&)>;
 
-// Throws Error when the source cannot be scanned; a failing target is
-// reported in its TargetResult and the others still run.
+// Throws Error when the source cannot be scanned or the targets overlap it
+// or each other; a failing target is reported in its TargetResult and the
+// others still run.
 PushReport push(const std::string& source, const std::vector<std::string>& targets, const PushOptions& options,
                 const TargetDone& on_done = {});
 

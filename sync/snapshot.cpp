@@ -1,42 +1,67 @@
 #include "sync/snapshot.hpp"
 
+#include <algorithm>
 #include <boost/filesystem/operations.hpp>
+#include <cstdlib>
+#include <vector>
 
+#include "manifest/file_system.hpp"
 #include "sync/error.hpp"
+#include "sync/log.hpp"
 
 namespace exmsync::sync {
 namespace fs = boost::filesystem;
 
-TempFile::TempFile(const fs::path& directory) {
-    fs::path dir = directory.empty() ? fs::temp_directory_path() : directory;
-    path_ = dir / fs::unique_path("exmsync-%%%%-%%%%-%%%%.tmp");
+namespace {
+
+// Keeps the cache folder bounded: the least recently used caches go.
+void trim_cache_dir(const fs::path& dir) {
+    boost::system::error_code ec;
+    std::vector<std::pair<std::time_t, fs::path>> files;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        if (it->path().extension() == ".statcache") files.emplace_back(fs::last_write_time(it->path(), ec), it->path());
+    if (files.size() <= kMaxCacheFiles) return;
+    std::sort(files.begin(), files.end());
+    for (std::size_t i = 0; i + kMaxCacheFiles < files.size(); ++i) fs::remove(files[i].second, ec);
 }
 
-TempFile::~TempFile() {
-    boost::system::error_code ec;
-    fs::remove(path_, ec);
+}  // namespace
+
+fs::path user_cache_dir() {
+#ifdef _WIN32
+    if (const char* local = std::getenv("LOCALAPPDATA"); local && *local) return fs::path(local) / "exmsync";
+#endif
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return fs::path(xdg) / "exmsync";
+    if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".cache" / "exmsync";
+    return fs::temp_directory_path() / "exmsync-cache";
+}
+
+fs::path cache_file_for(const fs::path& folder) {
+    fs::path absolute = fs::absolute(folder);
+    auto st = manifest::stat_path(absolute);
+    std::string key = std::to_string(st.device) + "\n" + std::to_string(st.inode) + "\n" + absolute.string();
+    return user_cache_dir() / (manifest::hash_bytes(key).hex() + ".statcache");
 }
 
 manifest::ScanResult scan_folder(const fs::path& folder, const SnapshotOptions& options, const fs::path& out) {
     manifest::ScanOptions scan;
-    scan.filter = options.filter;
+    scan.filter = options.filter.filter();
     scan.record_symlinks = options.record_symlinks;
+    scan.hidden_out = options.hidden_out;
     if (options.use_cache) {
-        if (options.cache_file) {
-            scan.cache_file = options.cache_file;
+        fs::path cache = options.cache_file ? *options.cache_file : cache_file_for(folder);
+        boost::system::error_code ec;
+        fs::create_directories(cache.parent_path(), ec);
+        if (ec) {
+            log::warn("cannot create the cache folder {} ({}); scanning {} without a stat cache",
+                      cache.parent_path().string(), ec.message(), folder.string());
         } else {
-            // The cache lives in the state folder; a read-only tree is scanned
-            // without one rather than refused.
-            boost::system::error_code ec;
-            fs::create_directory(folder / kStateFolder, ec);
-            if (!ec) scan.cache_file = folder / kStateFolder / "statcache";
+            scan.cache_in = scan.cache_out = cache;
         }
     }
     manifest::ManifestWriter writer(out);
     auto result = manifest::scan_tree(folder, scan, writer);
-    if (options.use_cache && !scan.cache_file)
-        result.warnings.push_back("cannot create " + (folder / kStateFolder).string() +
-                                  "; scanned without a stat cache, so every file was hashed");
+    if (scan.cache_out && !options.cache_file) trim_cache_dir(scan.cache_out->parent_path());
     return result;
 }
 

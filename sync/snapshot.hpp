@@ -1,41 +1,44 @@
 // A snapshot is a manifest opened for reading, whatever the user pointed at: a
-// local folder (scanned now, with its stat cache) or a manifest file.
+// local folder (scanned now) or a manifest file.
+//
+// Reading never writes: a folder is scanned without creating or changing
+// anything inside it. Its stat cache lives in the user's cache folder
+// ($XDG_CACHE_HOME/exmsync, else ~/.cache/exmsync; %LOCALAPPDATA%\exmsync on
+// Windows), one file per scanned folder, keyed by the folder's device, inode
+// and path; the folder keeps at most kMaxCacheFiles of them (the least
+// recently used go first) and any of them may be deleted at any time.
 #pragma once
 
 #include <boost/filesystem/path.hpp>
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
-#include "manifest/filter.hpp"
 #include "manifest/format.hpp"
 #include "manifest/scanner.hpp"
+#include "manifest/sorted_file.hpp"
+#include "sync/changeset.hpp"
 
 namespace exmsync::sync {
 
-inline constexpr const char* kStateFolder = ".exmsync";
+using manifest::TempFile;
+
+inline constexpr std::size_t kMaxCacheFiles = 64;
 
 struct SnapshotOptions {
-    manifest::Filter filter;
+    FilterSpec filter;
     bool use_cache = true;
     bool record_symlinks = true;
-    // Stat cache file; default: <folder>/.exmsync/statcache.
+    // A stat cache file of the user's choosing, instead of the cache folder.
     std::optional<boost::filesystem::path> cache_file;
+    // Where to list the folders that hold entries outside the sync set.
+    std::optional<boost::filesystem::path> hidden_out;
 };
 
-// A temporary file removed when this goes out of scope.
-class TempFile {
-public:
-    explicit TempFile(const boost::filesystem::path& directory = {});
-    ~TempFile();
-    TempFile(const TempFile&) = delete;
-    TempFile& operator=(const TempFile&) = delete;
-    const boost::filesystem::path& path() const { return path_; }
-
-private:
-    boost::filesystem::path path_;
-};
+// The user's cache folder for exmsync (not created here).
+boost::filesystem::path user_cache_dir();
+// The stat cache file for `folder` in it.
+boost::filesystem::path cache_file_for(const boost::filesystem::path& folder);
 
 class Snapshot {
 public:
@@ -47,7 +50,6 @@ public:
     std::unique_ptr<manifest::ManifestReader> reader() const;
     const boost::filesystem::path& manifest_file() const { return file_; }
     manifest::Hash128 root() const { return root_; }
-    bool scanned() const { return scan_.has_value(); }
     // Present when the snapshot came from a scan.
     const std::optional<manifest::ScanResult>& scan() const { return scan_; }
     const std::string& location() const { return location_; }
@@ -60,7 +62,7 @@ private:
     std::optional<manifest::ScanResult> scan_;
 };
 
-// Scans a local folder into `out`, with the stat cache the options choose.
+// Scans a local folder into `out` without writing anything inside it.
 manifest::ScanResult scan_folder(const boost::filesystem::path& folder, const SnapshotOptions& options,
                                  const boost::filesystem::path& out);
 

@@ -1,74 +1,103 @@
-// exmsync diff A B: what differs between two folders or manifest files.
+// exmsync diff SOURCE TARGET: what a push from SOURCE would do to TARGET, in
+// the same words as `push --dry-run`. Either side may be a manifest file.
+// Nothing is written into either folder.
 #include <future>
 #include <iostream>
 #include <memory>
 
-#include "manifest/names.hpp"
+#include "manifest/file_system.hpp"
+#include "sync/plan.hpp"
 #include "sync/report/report.hpp"
-#include "tools/commands.hpp"
+#include "tools/cli.hpp"
 
 namespace exmsync::cli {
 namespace {
 
 struct DiffArgs {
-    std::string a;
-    std::string b;
+    std::string source;
+    std::string target;
     bool json = false;
     bool no_renames = false;
+    bool no_delete = false;
     ScanFlags scan;
 };
 
-// Warnings for names a Windows target would refuse or merge, from either side.
-void check_names(const sync::Snapshot& snap) {
-    if (snap.scan()) {
-        print_warnings(snap.scan()->warnings, snap.location());
-        return;
-    }
-    manifest::NameChecker checker;
-    auto reader = snap.reader();
-    while (const auto* e = reader->peek()) {
-        checker.add(*e);
-        reader->pop();
-    }
-    print_warnings(checker.warnings(), snap.location());
-}
-
-int run_diff(const DiffArgs& args) {
+int run_diff(const DiffArgs& args, Output& out) {
     auto options = args.scan.snapshot_options();
+    std::string source_path = local_location(args.source), target_path = local_location(args.target);
+    sync::TempFile hidden;
+    auto target_options = options;
+    target_options.hidden_out = hidden.path();
+    auto source_options = options;
+    source_options.record_symlinks = false;  // a push never sends them
     // Both sides are scanned at once: with warm caches each is a stat walk.
-    auto side_b = std::async(std::launch::async, [&] { return sync::Snapshot::open(args.b, options); });
-    std::unique_ptr<sync::Snapshot> a;
+    auto target_side =
+        std::async(std::launch::async, [&] { return sync::Snapshot::open(target_path, target_options); });
+    std::unique_ptr<sync::Snapshot> source;
     try {
-        a = sync::Snapshot::open(args.a, options);
+        source = sync::Snapshot::open(source_path, source_options);
     } catch (...) {
-        try { side_b.get(); } catch (...) {}
+        try { target_side.get(); } catch (...) {}
         throw;
     }
-    auto b = side_b.get();
-    check_names(*a);
-    check_names(*b);
+    auto target = target_side.get();
 
-    auto reader_a = a->reader();
-    auto reader_b = b->reader();
-    manifest::DiffOptions diff_options;
-    diff_options.detect_renames = !args.no_renames;
-    auto result = manifest::diff_streams(*reader_a, *reader_b, diff_options);
-    if (args.json) std::cout << report::diff_json(result).dump(2) << '\n';
-    else report::write_diff_short(std::cout, result);
-    return result.same() ? kOk : kDifferent;
+    Warnings warnings;
+    if (source->scan()) {
+        const auto& scan = *source->scan();
+        for (const auto& w : scan.warnings) warnings.add("skipped", args.source + ": " + w);
+        for (const auto& p : scan.name_problems)
+            warnings.add("unportable-name", args.source + ": " + p + " (a push refuses this name)");
+    }
+    sync::PlanInput input{target->manifest_file(), source->manifest_file(),
+                          target->scan() ? std::optional(hidden.path()) : std::nullopt,
+                          [&](const std::string& path) -> std::int64_t {
+                              if (!source->scan()) return 0;
+                              return manifest::stat_path(boost::filesystem::path(source_path) / path).mtime_ns;
+                          },
+                          options.filter};
+    sync::PlanOptions plan_options;
+    plan_options.deletes = !args.no_delete;
+    plan_options.portable = false;  // reported above as warnings, not refused
+    plan_options.detect_renames = !args.no_renames;
+    auto plan = sync::make_plan(input, plan_options);
+    for (const auto& folder : plan->kept)
+        warnings.add("kept", args.target + ": '" + folder + "' is kept: it holds files outside the sync set", folder);
+    sync::Changeset changeset{plan->header, plan->ops.path()};
+    bool same = plan->header.empty();
+
+    if (!out.json) {
+        report::write_changes_text(std::cout, changeset);
+        return same ? kOk : kDifferent;
+    }
+    report::JsonWriter json(std::cout);
+    nlohmann::json head = json_head(out, true);
+    head["source"] = args.source;
+    head["target"] = args.target;
+    head["same"] = same;
+    head["base_root"] = plan->header.base_root.hex();
+    head["new_root"] = plan->header.new_root.hex();
+    head["counts"] = report::counts_json(plan->header.counts);
+    json.begin(head);
+    json.array("changes");
+    report::write_changes_json(json, changeset);
+    json.end_array();
+    json.member("warnings", warnings.json());
+    json.end();
+    return same ? kOk : kDifferent;
 }
 
 }  // namespace
 
-Runner add_diff_command(CLI::App& app) {
+Runner add_diff_command(CLI::App& cmd) {
     auto args = std::make_shared<DiffArgs>();
-    auto* cmd = app.add_subcommand("diff", "Compare two folders or manifest files (exit 0 same, 1 different, 2 error)");
-    cmd->add_option("A", args->a, "Folder or manifest file: the reference")->required();
-    cmd->add_option("B", args->b, "Folder or manifest file compared with A")->required();
-    cmd->add_flag("--json", args->json, "List every change as JSON");
-    cmd->add_flag("--no-renames", args->no_renames, "Report a moved file as removed and added");
-    args->scan.add_to(*cmd);
-    return [args] { return run_diff(*args); };
+    cmd.add_option("SOURCE", args->source, "The source: a folder or a manifest file")->required();
+    cmd.add_option("TARGET", args->target, "The target: a folder or a manifest file")->required();
+    cmd.add_flag("--json", args->json, "One JSON object listing every change, as push --dry-run --json does");
+    cmd.add_flag("--no-renames", args->no_renames, "Report a moved file as removed and added");
+    cmd.add_flag("--no-delete", args->no_delete, "As push --no-delete: files only the target has stay");
+    args->scan.add_to(cmd);
+    return [args](Output& out) { return run_diff(*args, out); };
 }
 
 }  // namespace exmsync::cli

@@ -6,7 +6,7 @@
 
 #include "sync/error.hpp"
 #include "sync/report/report.hpp"
-#include "tools/commands.hpp"
+#include "tools/cli.hpp"
 
 namespace exmsync::cli {
 namespace fs = boost::filesystem;
@@ -21,57 +21,75 @@ struct ManifestArgs {
     ScanFlags scan;
 };
 
-void copy_file_to(const fs::path& file, std::ostream& out) {
-    std::ifstream in(file.string(), std::ios::binary);
-    out << in.rdbuf();
+// The warnings of a scan, on stderr and for the JSON object.
+void scan_warnings(const manifest::ScanResult& scan, Warnings& warnings) {
+    for (const auto& w : scan.warnings) warnings.add("skipped", w);
+    if (scan.warning_count > scan.warnings.size())
+        warnings.add("skipped", std::to_string(scan.warning_count - scan.warnings.size()) + " more entries skipped");
+    for (const auto& p : scan.name_problems) warnings.add("unportable-name", p);
+    if (scan.name_problem_count > scan.name_problems.size())
+        warnings.add("unportable-name",
+                     std::to_string(scan.name_problem_count - scan.name_problems.size()) + " more unportable names");
 }
 
-int run_manifest(const ManifestArgs& args) {
-    auto snapshot = sync::Snapshot::open(args.path, args.scan.snapshot_options());
-    if (snapshot->scan()) print_warnings(snapshot->scan()->warnings, args.path);
+// Writes the manifest file to `target` through a temporary beside it, so a
+// failed run never leaves a half-written manifest.
+void write_output(const fs::path& manifest, const std::string& target) {
+    fs::path absolute = fs::absolute(target);
+    sync::TempFile temp(absolute.parent_path());
+    boost::system::error_code ec;
+    fs::copy_file(manifest, temp.path(), ec);
+    if (!ec) fs::rename(temp.path(), absolute, ec);
+    if (ec) throw sync::Error("cannot write " + target + ": " + ec.message() + "; check that its folder exists and is writable");
+}
 
-    // Output goes to a temporary file beside the target and is renamed into
-    // place, so a failed run never leaves a half-written manifest.
-    std::unique_ptr<sync::TempFile> temp;
-    std::ofstream file_out;
-    std::ostream* out = &std::cout;
-    if (!args.output.empty()) {
-        fs::path target = fs::absolute(args.output);
-        temp = std::make_unique<sync::TempFile>(target.parent_path());
-        file_out.open(temp->path().string(), std::ios::binary);
-        if (!file_out) throw sync::Error("cannot write " + args.output + ": check that its folder exists and is writable");
-        out = &file_out;
+int run_manifest(const ManifestArgs& args, Output& out) {
+    auto snapshot = sync::Snapshot::open(local_location(args.path), args.scan.snapshot_options());
+    Warnings warnings;
+    if (snapshot->scan()) scan_warnings(*snapshot->scan(), warnings);
+    if (!args.output.empty()) write_output(snapshot->manifest_file(), args.output);
+    if (args.stats && snapshot->scan() && !out.json)
+        std::cerr << "stats: " << report::stats_line(snapshot->scan()->stats) << '\n';
+
+    if (!out.json) {
+        if (args.output.empty()) {
+            std::ifstream in(snapshot->manifest_file().string(), std::ios::binary);
+            std::cout << in.rdbuf();
+        }
+        return kOk;
     }
-    if (args.json) {
-        nlohmann::json extra = nlohmann::json::object();
-        if (args.stats && snapshot->scan()) extra["stats"] = report::stats_json(snapshot->scan()->stats);
+    report::JsonWriter json(std::cout);
+    nlohmann::json head = json_head(out, true);
+    head["source"] = args.path;
+    head["format"] = "exmsync-manifest";
+    head["format_version"] = manifest::kManifestVersion;
+    head["root"] = snapshot->root().hex();
+    if (snapshot->scan()) head["stats"] = report::stats_json(snapshot->scan()->stats);
+    if (!args.output.empty()) head["output"] = args.output;
+    json.begin(head);
+    if (args.output.empty()) {
+        json.array("entries");
         auto reader = snapshot->reader();
-        report::write_manifest_json(*out, *reader, extra);
-    } else {
-        copy_file_to(snapshot->manifest_file(), *out);
+        report::write_entries_json(json, *reader);
+        json.end_array();
     }
-    out->flush();
-    if (!*out) throw sync::Error("cannot write " + (args.output.empty() ? "standard output" : args.output));
-    if (temp) {
-        file_out.close();
-        fs::rename(temp->path(), args.output);
-    }
-    if (args.stats && snapshot->scan() && !args.json) std::cerr << "stats: " << report::stats_line(snapshot->scan()->stats) << '\n';
+    json.member("warnings", warnings.json());
+    json.end();
     return kOk;
 }
 
 }  // namespace
 
-Runner add_manifest_command(CLI::App& app) {
+Runner add_manifest_command(CLI::App& cmd) {
     auto args = std::make_shared<ManifestArgs>();
-    auto* cmd = app.add_subcommand("manifest", "Scan a folder (or read a manifest file) and print its manifest");
-    cmd->add_option("PATH", args->path, "Folder to scan, or a manifest file to check and print")->required();
-    cmd->add_option("-o,--output", args->output, "Write the manifest to this file instead of standard output");
-    cmd->add_flag("--json", args->json, "JSON instead of the manifest format");
-    cmd->add_flag("--stats", args->stats,
-                  "Say on stderr (or in the JSON) how many files were hashed and how many came from the stat cache");
-    args->scan.add_to(*cmd);
-    return [args] { return run_manifest(*args); };
+    cmd.add_option("PATH", args->path, "Folder to scan, or a manifest file to check and print")->required();
+    cmd.add_option("-o,--output", args->output,
+                   "Write the manifest (in its own format) to this file instead of standard output");
+    cmd.add_flag("--json", args->json, "One JSON object: the root, the entries (unless -o), warnings");
+    cmd.add_flag("--stats", args->stats,
+                 "Say on stderr (or in the JSON) how many files were hashed and how many came from the stat cache");
+    args->scan.add_to(cmd);
+    return [args](Output& out) { return run_manifest(*args, out); };
 }
 
 }  // namespace exmsync::cli

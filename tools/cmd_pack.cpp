@@ -1,11 +1,10 @@
 // exmsync pack SOURCE --base MANIFEST -o FILE: a changeset archive for one target.
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "sync/pack.hpp"
 #include "sync/report/report.hpp"
-#include "tools/commands.hpp"
+#include "tools/cli.hpp"
 
 namespace exmsync::cli {
 namespace {
@@ -15,43 +14,51 @@ struct PackArgs {
     std::string base;
     std::string output;
     bool no_delete = false;
+    bool allow_unportable = false;
     bool json = false;
     ScanFlags scan;
 };
 
-int run_pack(const PackArgs& args) {
-    sync::PackOptions options;
-    options.scan = args.scan.snapshot_options();
+int run_pack(const PackArgs& args, Output& out) {
+    sync::PushOptions options;
+    auto scan = args.scan.snapshot_options();
+    options.filter = scan.filter;
+    options.use_cache = scan.use_cache;
+    options.cache_file = scan.cache_file;
     options.plan.deletes = !args.no_delete;
-    auto report = sync::pack(args.source, args.base, args.output, options);
-    auto c = sync::count_changes(report.changeset);
-    if (args.json) {
-        std::cout << nlohmann::json{{"archive", args.output}, {"changeset", report.changeset.id()},
-                                    {"base_root", report.changeset.base_root.hex()},
-                                    {"new_root", report.changeset.new_root.hex()}, {"writes", c.writes},
-                                    {"bytes", c.bytes}, {"deletes", c.deletes}, {"renames", c.renames}}
-                         .dump(2)
-                  << '\n';
+    options.plan.portable = !args.allow_unportable;
+    auto report = sync::pack(local_location(args.source), local_location(args.base), args.output, options);
+    const auto& h = report.header;
+    if (!out.json) {
+        std::cout << args.output << ": changeset " << h.id() << " for a target at " << h.base_root.hex().substr(0, 16)
+                  << ": " << report::counts_text(h.counts, true) << '\n';
         return kOk;
     }
-    std::cout << args.output << ": changeset " << report.changeset.id() << " for the target: "
-              << report::counts_text(c, true) << '\n';
+    nlohmann::json result = json_head(out, true);
+    result["source"] = args.source;
+    result["archive"] = args.output;
+    result["changeset"] = h.id();
+    result["base_root"] = h.base_root.hex();
+    result["new_root"] = h.new_root.hex();
+    result["counts"] = report::counts_json(h.counts);
+    std::cout << result.dump() << '\n';
     return kOk;
 }
 
 }  // namespace
 
-Runner add_pack_command(CLI::App& app) {
+Runner add_pack_command(CLI::App& cmd) {
     auto args = std::make_shared<PackArgs>();
-    auto* cmd = app.add_subcommand("pack", "Write the changeset archive that brings a target holding MANIFEST up "
-                                           "to date with SOURCE (apply it there with 'exmsync apply')");
-    cmd->add_option("SOURCE", args->source, "The source folder")->required();
-    cmd->add_option("--base", args->base, "The target's manifest ('exmsync manifest TARGET -o FILE')")->required();
-    cmd->add_option("-o,--output", args->output, "The archive to write")->required();
-    cmd->add_flag("--no-delete", args->no_delete, "Keep files that only the target has");
-    cmd->add_flag("--json", args->json, "Describe the changeset as JSON");
-    args->scan.add_to(*cmd);
-    return [args] { return run_pack(*args); };
+    cmd.add_option("SOURCE", args->source, "The source folder")->required();
+    cmd.add_option("--base", args->base, "The target's manifest ('exmsync manifest TARGET -o FILE'), or its folder")
+        ->required();
+    cmd.add_option("-o,--output", args->output, "The archive to write ('-': standard output)")->required();
+    cmd.add_flag("--no-delete", args->no_delete, "Keep files that only the target has");
+    cmd.add_flag("--allow-unportable-names", args->allow_unportable,
+                 "Pack names a Windows or SMB target would refuse or merge (only for Linux targets)");
+    cmd.add_flag("--json", args->json, "Describe the changeset as one JSON object");
+    args->scan.add_to(cmd);
+    return [args](Output& out) { return run_pack(*args, out); };
 }
 
 }  // namespace exmsync::cli

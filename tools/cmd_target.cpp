@@ -1,4 +1,6 @@
-// Target-side commands: apply, recover, history, rollback.
+// Target-side commands: apply, recover, history, rollback. Each takes the
+// target folder as a positional argument or with --root.
+#include <iomanip>
 #include <iostream>
 #include <memory>
 
@@ -6,162 +8,234 @@
 #include "sync/archive.hpp"
 #include "sync/report/report.hpp"
 #include "sync/rollback.hpp"
-#include "tools/commands.hpp"
+#include "tools/cli.hpp"
 #include "transport/transport.hpp"
 
 namespace exmsync::cli {
 namespace {
 
 struct TargetArgs {
+    std::string target;
     std::string root;
     std::string archive;
     std::string to;
-    bool break_lock = false;
     bool dry_run = false;
     bool json = false;
-    ScanFlags scan;
+
+    // The target, however it was given.
+    std::string where() const {
+        if (!target.empty() && !root.empty() && target != root)
+            throw sync::UsageError("the target is given twice ('" + target + "' and --root '" + root + "'); give it once");
+        std::string t = target.empty() ? root : target;
+        if (t.empty()) throw sync::UsageError("no target given; name the target folder");
+        return t;
+    }
 };
 
-void print_counts(const std::string& root, const sync::ChangeCounts& c, const std::string& id) {
-    std::cout << root << ": " << report::counts_text(c) << " [" << id << "]\n";
+std::unique_ptr<transport::Transport> open_target(const std::string& where) {
+    try {
+        return transport::open_transport(where);
+    } catch (const transport::Error& e) {
+        throw sync::UnreachableError(e.what());
+    }
 }
 
-int run_apply(const TargetArgs& args) {
+void print_notes(const Output& out, const std::string& target, const std::vector<std::string>& notes) {
+    for (const auto& n : notes) note(out, target + ": " + n);
+}
+
+int run_apply(const TargetArgs& args, Output& out) {
+    std::string where = args.where();
     sync::ArchiveReader archive(args.archive);
-    auto target = transport::open_transport(args.root);
+    const sync::Changeset& changeset = archive.changeset();
+    auto target = open_target(where);
+    sync::DirectTarget direct(*target);
+    auto recovered = direct.open(false);
+    print_notes(out, where, recovered.notes);
+    sync::TempFile actual;
+    direct.scan(changeset.header.filter, actual.path());
     sync::ApplyOptions options;
     options.kind = "apply";
-    auto report = sync::apply_changeset(*target, archive.changeset(), archive, options);
-    if (args.json) {
-        std::cout << nlohmann::json{{"root", args.root},
-                                    {"apply_id", report.apply_id},
-                                    {"recovered_first", report.recovered_first},
-                                    {"writes", report.changes.writes},
-                                    {"deletes", report.changes.deletes},
-                                    {"renames", report.changes.renames}}
-                         .dump(2)
-                  << '\n';
-    } else if (report.apply_id.empty()) {
-        std::cout << args.root << ": nothing to apply\n";
+    auto report = direct.apply(changeset, archive, actual.path(), options);
+    direct.close();
+    if (out.json) {
+        nlohmann::json result = json_head(out, true);
+        result["target"] = where;
+        result["archive"] = args.archive;
+        result["changeset"] = changeset.header.id();
+        result["apply_id"] = report.apply_id;
+        result["already_applied"] = report.already_applied;
+        result["base_root"] = changeset.header.base_root.hex();
+        result["new_root"] = changeset.header.new_root.hex();
+        result["counts"] = report::counts_json(report.already_applied ? sync::ChangeCounts{} : report.changes);
+        result["notes"] = recovered.notes;
+        std::cout << result.dump() << '\n';
+    } else if (report.already_applied) {
+        std::cout << where << ": already holds changeset " << changeset.header.id()
+                  << (report.apply_id.empty() ? "" : " (as " + report.apply_id + ")") << "; nothing to do\n";
     } else {
-        print_counts(args.root, report.changes, report.apply_id);
+        std::cout << where << ": " << report::counts_text(report.changes) << " [" << report.apply_id << "]\n";
     }
     return kOk;
 }
 
-int run_recover(const TargetArgs& args) {
-    auto target = transport::open_transport(args.root);
-    auto report = sync::recover(*target, sync::StateLayout{}, true);
-    if (args.json) {
-        std::cout << nlohmann::json{{"root", args.root},
-                                    {"broke_stale_lock", report.broke_stale_lock},
-                                    {"finished_apply", report.finished_apply},
-                                    {"staging_removed", report.staging_removed}}
-                         .dump(2)
-                  << '\n';
+int run_recover(const TargetArgs& args, Output& out) {
+    std::string where = args.where();
+    auto target = open_target(where);
+    sync::DirectTarget direct(*target);
+    auto report = direct.open(true);
+    direct.close();
+    if (out.json) {
+        nlohmann::json result = json_head(out, true);
+        result["target"] = where;
+        result["broke_stale_lock"] = report.broke_stale_lock;
+        result["finished_apply"] = report.finished_apply;
+        result["undone_apply"] = report.undone_apply;
+        result["discarded_journal"] = report.discarded_journal;
+        result["staging_removed"] = report.staging_removed;
+        result["backups_removed"] = report.backups_removed;
+        result["notes"] = report.notes;
+        std::cout << result.dump() << '\n';
         return kOk;
     }
-    if (report.broke_stale_lock) std::cout << args.root << ": removed a stale lock\n";
-    if (!report.finished_apply.empty()) std::cout << args.root << ": finished interrupted apply " << report.finished_apply << '\n';
-    if (report.staging_removed) std::cout << args.root << ": cleared " << report.staging_removed << " abandoned staging folder(s)\n";
-    if (!report.broke_stale_lock && report.finished_apply.empty() && !report.staging_removed)
-        std::cout << args.root << ": nothing to recover\n";
+    for (const auto& n : report.notes) std::cout << where << ": " << n << '\n';
+    if (report.staging_removed)
+        std::cout << where << ": cleared " << report::plural(report.staging_removed, "abandoned staging folder",
+                                                               "abandoned staging folders") << '\n';
+    if (report.backups_removed)
+        std::cout << where << ": removed " << report::plural(report.backups_removed, "orphan backup folder",
+                                                               "orphan backup folders") << '\n';
+    if (report.nothing_done()) std::cout << where << ": nothing to recover\n";
     return kOk;
 }
 
-int run_history(const TargetArgs& args) {
-    auto target = transport::open_transport(args.root);
-    sync::StateLayout state;
-    auto history = sync::read_history(*target, state);
-    auto current = sync::current_apply(*target, state);
-    if (args.json) {
-        nlohmann::json list = nlohmann::json::array();
-        for (const auto& r : history) {
-            auto c = sync::count_changes(r.changeset);
-            list.push_back({{"apply_id", r.apply_id}, {"kind", r.kind}, {"applied_at", r.applied_at},
-                            {"host", r.host}, {"new_root", r.changeset.new_root.hex()},
-                            {"current", current && *current == r.apply_id},
-                            {"rollback_possible", sync::exists(*target, state.manifest(r.apply_id))},
-                            {"writes", c.writes}, {"deletes", c.deletes}, {"renames", c.renames}});
-        }
-        std::cout << list.dump(2) << '\n';
+std::string changes_cell(const sync::ChangeCounts& c) {
+    return "+" + std::to_string(c.writes) + " -" + std::to_string(c.deletes) + " ~" + std::to_string(c.renames);
+}
+
+int run_history(const TargetArgs& args, Output& out) {
+    std::string where = args.where();
+    auto target = open_target(where);
+    sync::StateFolder state(*target);
+    sync::History history(state);
+    auto records = history.records();
+    auto current = history.current();
+    auto is_current = [&](const sync::HistoryRecord& r) { return current && current->apply_id == r.apply_id; };
+    if (out.json) {
+        nlohmann::json applies = nlohmann::json::array();
+        for (const auto& r : records)
+            applies.push_back({{"apply_id", r.apply_id},
+                               {"kind", r.kind},
+                               {"applied_at", r.applied_at},
+                               {"host", r.host},
+                               {"base_root", r.header.base_root.hex()},
+                               {"new_root", r.header.new_root.hex()},
+                               {"counts", report::counts_json(r.header.counts)},
+                               {"drift", r.drift},
+                               {"current", is_current(r)},
+                               {"rollback_possible", history.can_roll_back_to(r.apply_id)}});
+        nlohmann::json result = json_head(out, true);
+        result["target"] = where;
+        result["current"] = current ? nlohmann::json(current->apply_id) : nlohmann::json(nullptr);
+        result["applies"] = applies;
+        std::cout << result.dump() << '\n';
         return kOk;
     }
-    for (const auto& r : history) {
-        auto c = sync::count_changes(r.changeset);
-        bool is_current = current && *current == r.apply_id;
-        std::cout << (is_current ? "* " : "  ") << r.apply_id << "  " << r.applied_at << "  " << r.kind << "  +"
-                  << c.writes << " -" << c.deletes << " ~" << c.renames
-                  << (sync::exists(*target, state.manifest(r.apply_id)) ? "" : "  (pruned)") << '\n';
+    if (records.empty()) {
+        std::cout << where << ": no changesets applied yet\n";
+        return kOk;
     }
-    if (history.empty()) std::cout << args.root << ": no changesets applied yet\n";
+    std::cout << "  " << std::left << std::setw(24) << "APPLY" << std::setw(22) << "WHEN (UTC)" << std::setw(10)
+              << "KIND" << std::setw(16) << "FILES +/-/~" << "NOTES\n";
+    for (const auto& r : records) {
+        std::string notes = r.apply_id == sync::kInitialApply ? "before exmsync" : "";
+        if (r.drift) notes += (notes.empty() ? "" : "; ") + report::plural(r.drift, "path", "paths") + " changed by hand before it";
+        if (!history.can_roll_back_to(r.apply_id)) notes += (notes.empty() ? "" : "; ") + std::string("backups pruned");
+        std::cout << (is_current(r) ? "* " : "  ") << std::setw(24) << r.apply_id << std::setw(22) << r.applied_at
+                  << std::setw(10) << r.kind << std::setw(16)
+                  << (r.apply_id == sync::kInitialApply ? "" : changes_cell(r.header.counts)) << notes << '\n';
+    }
+    std::cout << "(* is the current state; FILES: + written, - deleted, ~ renamed; 'exmsync rollback " << where
+              << " --to APPLY' returns to the state after an apply)\n";
     return kOk;
 }
 
-int run_rollback(const TargetArgs& args) {
+int run_rollback(const TargetArgs& args, Output& out) {
+    std::string where = args.where();
+    auto target = open_target(where);
     sync::RollbackOptions options;
-    options.scan = args.scan.snapshot_options();
     options.dry_run = args.dry_run;
-    auto report = sync::rollback(args.root, args.to, options);
-    if (args.json) {
-        auto c = sync::count_changes(report.changeset);
-        std::cout << nlohmann::json{{"root", args.root}, {"to", report.to_apply}, {"dry_run", args.dry_run},
-                                    {"apply_id", report.applied.apply_id}, {"writes", c.writes},
-                                    {"deletes", c.deletes}, {"renames", c.renames},
-                                    {"changeset", report::changeset_json(report.changeset)}}
-                         .dump(2)
-                  << '\n';
+    auto report = sync::rollback(*target, args.to, options);
+    print_notes(out, where, report.notes);
+    const sync::Changeset changeset{report.plan->header, report.plan->ops.path()};
+    if (out.json) {
+        report::JsonWriter json(std::cout);
+        nlohmann::json head = json_head(out, true);
+        head["target"] = where;
+        head["to"] = report.to_apply;
+        head["dry_run"] = args.dry_run;
+        head["apply_id"] = report.applied.apply_id;
+        head["base_root"] = changeset.header.base_root.hex();
+        head["new_root"] = changeset.header.new_root.hex();
+        head["counts"] = report::counts_json(changeset.header.counts);
+        head["notes"] = report.notes;
+        json.begin(head);
+        if (args.dry_run) {
+            json.array("changes");
+            report::write_changes_json(json, changeset);
+            json.end_array();
+        }
+        json.end();
         return kOk;
     }
-    if (report.changeset.empty()) {
-        std::cout << args.root << ": already as after " << report.to_apply << '\n';
+    if (changeset.header.empty()) {
+        std::cout << where << ": already as after " << report.to_apply << '\n';
     } else if (args.dry_run) {
-        std::cout << args.root << ": rolling back to " << report.to_apply << " would:\n";
-        report::write_changeset_short(std::cout, report.changeset, "  ");
+        std::cout << where << ": rolling back to " << report.to_apply << " would "
+                  << report::counts_text(changeset.header.counts, true).substr(6) << ":\n";
+        report::write_changes_text(std::cout, changeset, "  ");
     } else {
-        print_counts(args.root, report.applied.changes, report.applied.apply_id);
+        std::cout << where << ": " << report::counts_text(changeset.header.counts) << " [" << report.applied.apply_id
+                  << "]\n";
     }
     return kOk;
 }
 
-CLI::App* target_command(CLI::App& app, const char* name, const char* help, TargetArgs& args) {
-    auto* cmd = app.add_subcommand(name, help);
-    cmd->add_option("--root", args.root, "The target folder")->required();
-    cmd->add_flag("--json", args.json, "Machine-readable output");
-    return cmd;
+void target_options(CLI::App& cmd, TargetArgs& args) {
+    cmd.add_option("TARGET", args.target, "The target folder");
+    cmd.add_option("--root", args.root, "The target folder (the same as TARGET)");
+    cmd.add_flag("--json", args.json, "One JSON object");
 }
 
 }  // namespace
 
-Runner add_apply_command(CLI::App& app) {
+Runner add_apply_command(CLI::App& cmd) {
     auto args = std::make_shared<TargetArgs>();
-    auto* cmd = target_command(app, "apply", "Apply a changeset archive to a target folder, all or nothing", *args);
-    cmd->add_option("ARCHIVE", args->archive, "Changeset archive from 'exmsync pack', or - for standard input")
+    cmd.add_option("ARCHIVE", args->archive, "Changeset archive from 'exmsync pack', or - for standard input")
         ->required();
-    return [args] { return run_apply(*args); };
+    target_options(cmd, *args);
+    return [args](Output& out) { return run_apply(*args, out); };
 }
 
-Runner add_recover_command(CLI::App& app) {
+Runner add_recover_command(CLI::App& cmd) {
     auto args = std::make_shared<TargetArgs>();
-    target_command(app, "recover",
-                   "Finish or undo an interrupted apply and remove a stale lock (apply also recovers first)", *args);
-    return [args] { return run_recover(*args); };
+    target_options(cmd, *args);
+    return [args](Output& out) { return run_recover(*args, out); };
 }
 
-Runner add_history_command(CLI::App& app) {
+Runner add_history_command(CLI::App& cmd) {
     auto args = std::make_shared<TargetArgs>();
-    target_command(app, "history", "List the changesets applied to a target, oldest first (* marks the current)",
-                   *args);
-    return [args] { return run_history(*args); };
+    target_options(cmd, *args);
+    return [args](Output& out) { return run_history(*args, out); };
 }
 
-Runner add_rollback_command(CLI::App& app) {
+Runner add_rollback_command(CLI::App& cmd) {
     auto args = std::make_shared<TargetArgs>();
-    auto* cmd = target_command(app, "rollback", "Return a target to its state right after an earlier apply", *args);
-    cmd->add_option("--to", args->to, "Apply id (or a prefix of it) from 'exmsync history'")->required();
-    cmd->add_flag("-n,--dry-run", args->dry_run, "Show what would change; change nothing");
-    args->scan.add_to(*cmd);
-    return [args] { return run_rollback(*args); };
+    target_options(cmd, *args);
+    cmd.add_option("--to", args->to, "Apply id (or a prefix of it) from 'exmsync history'; 000000 is before exmsync")
+        ->required();
+    cmd.add_flag("-n,--dry-run", args->dry_run, "Show what would change; change nothing, take no lock");
+    return [args](Output& out) { return run_rollback(*args, out); };
 }
 
 }  // namespace exmsync::cli

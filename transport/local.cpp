@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,8 +38,8 @@ struct DirCloser {
 
 class LocalTransport final : public Transport {
 public:
-    LocalTransport(const boost::filesystem::path& root, const OpenOptions& options)
-        : root_path_(boost::filesystem::absolute(root)), root_(root_path_.string()), options_(options) {
+    explicit LocalTransport(const boost::filesystem::path& root)
+        : root_path_(boost::filesystem::absolute(root)), root_(root_path_.string()) {
         root_fd_ = Fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (root_fd_.get() < 0) {
             throw Error("target " + root_ + " does not exist or is not a folder; check the path or mount (" +
@@ -109,7 +110,7 @@ public:
         Fd fd(::openat(at.parent.get(), at.name.c_str(),
                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0666));
         if (fd.get() < 0) throw_errno({root_, "create", path}, errno);
-        return posix::make_fd_writer(std::move(fd), options_.flush_each_file, root_, path);
+        return posix::make_fd_writer(std::move(fd), root_, path);
     }
 
     void rename(const std::string& from, const std::string& to) override {
@@ -170,6 +171,38 @@ public:
 #else
         ::sync();
 #endif
+    }
+
+    Capabilities capabilities() const override { return {}; }  // the defaults describe a local disk
+
+    std::string removal_problem(const std::string& path) override {
+        const Where where{root_, "check", path};
+        Located at = locate(split_path(root_, path), "check", path);
+        struct stat st {};
+        if (::fstatat(at.parent.get(), at.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) throw_errno(where, errno);
+        if (auto why = posix::folder_problem(at.parent.get()); !why.empty()) return "its folder: " + why;
+        // A symlink cannot carry the flags, and opening it would follow it.
+        if (S_ISLNK(st.st_mode)) return {};
+        int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0);
+        Fd fd(::openat(at.parent.get(), at.name.c_str(), flags));
+        if (fd.get() < 0) return {};  // unreadable here, but rename needs only the folder
+        return posix::flag_problem(fd.get());
+    }
+
+    std::string creation_problem(const std::string& dir) override {
+        const auto parts = split_path(root_, dir);
+        Fd folder = open_dirs(parts, parts.size(), "check", dir);
+        return posix::folder_problem(folder.get());
+    }
+
+    std::optional<Space> space() override {
+        struct statvfs vfs {};
+        if (::fstatvfs(root_fd_.get(), &vfs) != 0) throw_errno({root_, "measure the free space of", ""}, errno);
+        Space out;
+        out.free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+        // A file system without an inode table (f_files 0) never runs out of them.
+        out.free_inodes = vfs.f_files == 0 ? UINT64_MAX : static_cast<std::uint64_t>(vfs.f_favail);
+        return out;
     }
 
 private:
@@ -246,16 +279,15 @@ private:
 
     boost::filesystem::path root_path_;
     std::string root_;
-    OpenOptions options_;
     Fd root_fd_;
 };
 
 }  // namespace
 
-std::unique_ptr<Transport> make_local_transport(const boost::filesystem::path& root, const OpenOptions& options) {
+std::unique_ptr<Transport> make_local_transport(const boost::filesystem::path& root) {
     // absolute("") is the current folder: never sync there by accident.
     if (root.empty()) throw Error("no target folder given; pass the path of the site root");
-    return std::make_unique<LocalTransport>(root, options);
+    return std::make_unique<LocalTransport>(root);
 }
 
 }  // namespace exmsync::transport

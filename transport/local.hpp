@@ -18,7 +18,6 @@ namespace exmsync::transport {
 // Opens the folder `root` (relative paths are made absolute now). Throws Error
 // "target X does not exist or is not a folder; check the path or mount" when
 // it cannot be opened as a folder.
-std::unique_ptr<Transport> make_local_transport(const boost::filesystem::path& root,
-                                                const OpenOptions& options = {});
+std::unique_ptr<Transport> make_local_transport(const boost::filesystem::path& root);
 
 }  // namespace exmsync::transport

@@ -1,8 +1,10 @@
 #include "transport/local_posix.hpp"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <linux/fs.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #endif
@@ -106,7 +108,31 @@ Stat to_stat(const struct stat& st) {
     else if (S_ISLNK(st.st_mode)) out.kind = Kind::Symlink;
     out.size = static_cast<std::uint64_t>(st.st_size);
     out.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    out.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+    out.device = static_cast<std::uint64_t>(st.st_dev);
+    out.inode = static_cast<std::uint64_t>(st.st_ino);
     return out;
+}
+
+std::string flag_problem(int fd) {
+#if defined(__linux__) && defined(FS_IOC_GETFLAGS)
+    int flags = 0;
+    if (::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) return {};  // no such flags here
+    if (flags & FS_IMMUTABLE_FL) return "it is immutable (chattr +i); clear the flag with chattr -i";
+    if (flags & FS_APPEND_FL) return "it is append-only (chattr +a); clear the flag with chattr -a";
+#else
+    (void)fd;
+#endif
+    return {};
+}
+
+std::string folder_problem(int fd) {
+    if (auto flags = flag_problem(fd); !flags.empty()) return flags;
+    if (::faccessat(fd, ".", W_OK | X_OK, 0) == 0) return {};
+    if (errno == EROFS) return "it is on a read-only mount; remount it writable";
+    if (errno == EACCES || errno == EPERM)
+        return "this account may not change it; check the permissions of the account running exmsync";
+    return std::string("cannot check it: ") + std::strerror(errno);
 }
 
 struct timespec to_timespec(std::int64_t ns) {
@@ -167,8 +193,8 @@ private:
 
 class FdWriter final : public Writer {
 public:
-    FdWriter(Fd fd, bool flush_on_commit, std::string target, std::string path)
-        : fd_(std::move(fd)), flush_(flush_on_commit), target_(std::move(target)), path_(std::move(path)) {}
+    FdWriter(Fd fd, std::string target, std::string path)
+        : fd_(std::move(fd)), target_(std::move(target)), path_(std::move(path)) {}
 
     void write(const char* data, std::size_t size) override {
         if (fd_.get() < 0) throw_error({target_, "write", path_}, "the file is already committed");
@@ -186,7 +212,7 @@ public:
         mtime_ns_ = mtime_ns;
     }
 
-    void commit() override {
+    void commit(Flush flush) override {
         if (fd_.get() < 0) throw_error({target_, "commit", path_}, "the file is already committed");
         if (mtime_ns_) {
             const struct timespec times[2] = {{0, UTIME_OMIT}, to_timespec(*mtime_ns_)};
@@ -196,7 +222,7 @@ public:
                 throw_errno({target_, "set the time of", path_}, error_number);
             }
         }
-        if (flush_ && ::fsync(fd_.get()) != 0) {
+        if (flush == Flush::Now && ::fsync(fd_.get()) != 0) {
             const int error_number = errno;
             fd_.close_now();  // never fsync again: see Writer::commit
             throw_errno({target_, "flush", path_}, error_number);
@@ -206,7 +232,6 @@ public:
 
 private:
     Fd fd_;
-    bool flush_;
     std::string target_;
     std::string path_;
     std::optional<std::int64_t> mtime_ns_;
@@ -218,9 +243,8 @@ std::unique_ptr<Reader> make_fd_reader(Fd fd, const std::string& target, const s
     return std::make_unique<FdReader>(std::move(fd), target, path);
 }
 
-std::unique_ptr<Writer> make_fd_writer(Fd fd, bool flush_on_commit, const std::string& target,
-                                       const std::string& path) {
-    return std::make_unique<FdWriter>(std::move(fd), flush_on_commit, target, path);
+std::unique_ptr<Writer> make_fd_writer(Fd fd, const std::string& target, const std::string& path) {
+    return std::make_unique<FdWriter>(std::move(fd), target, path);
 }
 
 }  // namespace exmsync::transport::posix

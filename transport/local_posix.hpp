@@ -59,6 +59,14 @@ struct Where {
 [[noreturn]] void throw_not_found(const Where& where, const std::string& why);
 
 Stat to_stat(const struct stat& st);
+
+// Why the kernel would refuse to change or remove the entry open as `fd`
+// ("it is immutable", "it is append-only"), or "" (also where the file
+// system keeps no such flags).
+std::string flag_problem(int fd);
+// Why entries cannot be created in or removed from the folder open as `fd`:
+// its flags, or no write permission for this account, or a read-only mount.
+std::string folder_problem(int fd);
 struct timespec to_timespec(std::int64_t ns);
 
 // renameat2(RENAME_NOREPLACE) with a fallback for file systems that lack it
@@ -66,10 +74,8 @@ struct timespec to_timespec(std::int64_t ns);
 int rename_noreplace(int from_dir, const char* from, int to_dir, const char* to,
                      bool force_fallback = false);
 
-// A Reader / Writer that owns `fd` and names `target` and `path` in its
-// messages. The Writer fsyncs in commit() only when `flush_on_commit`.
+// A Reader / Writer that owns `fd` and names `target` and `path` in its messages.
 std::unique_ptr<Reader> make_fd_reader(Fd fd, const std::string& target, const std::string& path);
-std::unique_ptr<Writer> make_fd_writer(Fd fd, bool flush_on_commit, const std::string& target,
-                                       const std::string& path);
+std::unique_ptr<Writer> make_fd_writer(Fd fd, const std::string& target, const std::string& path);
 
 }  // namespace exmsync::transport::posix

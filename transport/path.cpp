@@ -10,7 +10,10 @@ namespace {
 // Why `path` is unacceptable, or nullptr when it is fine.
 const char* path_problem(const std::string& path) {
     if (path.find('\0') != std::string::npos) return "it contains a NUL byte";
+#ifdef _WIN32
+    // A separator on Windows: inside a name it would be traversal.
     if (path.find('\\') != std::string::npos) return "it contains a backslash; use '/'";
+#endif
     if (path.front() == '/') return "it is absolute; give it relative to the root";
     return nullptr;
 }

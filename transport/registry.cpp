@@ -1,6 +1,7 @@
 // The scheme table: which backend opens which URL, and URL redaction.
 #include <algorithm>
 #include <cctype>
+#include <optional>
 
 #include "transport/local.hpp"
 #include "transport/transport.hpp"
@@ -9,8 +10,7 @@ namespace exmsync::transport {
 namespace {
 
 // `url` is the whole URL (for messages), `rest` what follows "scheme://".
-using Factory = std::unique_ptr<Transport> (*)(const std::string& url, const std::string& rest,
-                                               const OpenOptions& options);
+using Factory = std::unique_ptr<Transport> (*)(const std::string& url, const std::string& rest);
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -36,25 +36,32 @@ std::string percent_decode(const std::string& url, const std::string& text) {
     return out;
 }
 
+// The same advice wherever a location cannot be reached from here, so that
+// no message sends the user on to another that cannot help either.
+const char* const kMountAdvice =
+    "mount the server's share or folder on this machine (mount -t cifs, sshfs) and give the folder under the mount "
+    "point, or run exmsync on that server";
+
 // file:///abs/path or file://localhost/abs/path. Another host is refused:
 // it would need a share mounted first, so say so instead of guessing.
-std::unique_ptr<Transport> open_file_url(const std::string& url, const std::string& rest,
-                                         const OpenOptions& options) {
+boost::filesystem::path file_url_path(const std::string& url, const std::string& rest) {
     const auto slash = rest.find('/');
     std::string host = rest.substr(0, slash);
     std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (slash == std::string::npos || (!host.empty() && host != "localhost")) {
-        throw Error("target " + redact_url(url) + ": a file:// URL must name a local folder (file:///path); " +
-                    "for another server mount its share and give the mount point, or use smb://");
-    }
+    if (slash == std::string::npos || (!host.empty() && host != "localhost"))
+        throw Error("'" + redact_url(url) + "': a file:// URL must name a folder on this machine (file:///path); " +
+                    kMountAdvice);
     // On Windows file:///C:/x will need the leading '/' dropped here.
-    return make_local_transport(percent_decode(url, rest.substr(slash)), options);
+    return percent_decode(url, rest.substr(slash));
 }
 
-std::unique_ptr<Transport> not_built(const std::string& url, const std::string&, const OpenOptions&) {
+std::unique_ptr<Transport> open_file_url(const std::string& url, const std::string& rest) {
+    return make_local_transport(file_url_path(url, rest));
+}
+
+std::unique_ptr<Transport> not_built(const std::string& url, const std::string&) {
     const std::string scheme = url.substr(0, url.find("://"));
-    throw Error("target " + redact_url(url) + ": " + scheme +
-                ":// is not supported yet by this build; mount the folder and give its local path");
+    throw Error("'" + redact_url(url) + "': " + scheme + ":// is not supported by this build yet; " + kMountAdvice);
 }
 
 struct Scheme {
@@ -84,32 +91,44 @@ std::string scheme_of(const std::string& text) {
     return scheme;
 }
 
-std::unique_ptr<Transport> open_plain_path(std::string path, const OpenOptions& options) {
+boost::filesystem::path plain_path(std::string path) {
 #ifndef _WIN32
-    // Linux would read \\server\share as the local folder /server/share and
-    // write there: refuse instead.
-    if (path.rfind("\\\\", 0) == 0) {
-        throw Error("target " + path + " is a Windows share path; on this system mount the share " +
-                    "(mount -t cifs) and give the mount point, or use smb://");
-    }
+    // Linux would read \\server\share as the local folder /server/share,
+    // and C:\inetpub as a relative folder named "C:", and write there.
+    if (path.rfind("\\\\", 0) == 0 || (path.rfind("//", 0) == 0 && path.size() > 2 && path[2] != '/'))
+        throw Error("'" + path + "' is a Windows share path, which this system cannot open by name; " + kMountAdvice);
+    if (path.size() >= 2 && std::isalpha(static_cast<unsigned char>(path[0])) && path[1] == ':' &&
+        (path.size() == 2 || path[2] == '\\' || path[2] == '/'))
+        throw Error("'" + path + "' is a Windows drive path, which this system cannot reach; " + kMountAdvice);
     std::replace(path.begin(), path.end(), '\\', '/');  // '\' and '/' alike in user input
 #endif
-    return make_local_transport(path, options);
+    return path;
 }
 
 }  // namespace
 
-std::unique_ptr<Transport> open_transport(const std::string& url_or_path, const OpenOptions& options) {
+std::optional<boost::filesystem::path> local_location(const std::string& url_or_path) {
+    if (url_or_path.empty()) throw Error("no folder given; pass a folder path or a URL");
+    const std::string scheme = scheme_of(url_or_path);
+    if (scheme.empty()) return plain_path(url_or_path);
+    if (scheme == "file") return file_url_path(url_or_path, url_or_path.substr(7));
+    for (const Scheme& entry : kSchemes)
+        if (scheme == entry.name) return std::nullopt;
+    throw Error("'" + redact_url(url_or_path) + "': unknown scheme " + scheme +
+                "://; give a folder path or a file:// URL");
+}
+
+std::unique_ptr<Transport> open_transport(const std::string& url_or_path) {
     if (url_or_path.empty()) throw Error("no target given; pass a folder path or a URL");
     const std::string scheme = scheme_of(url_or_path);
-    if (scheme.empty()) return open_plain_path(url_or_path, options);
+    if (scheme.empty()) return make_local_transport(plain_path(url_or_path));
     for (const Scheme& entry : kSchemes) {
         if (scheme == entry.name) {
-            return entry.open(url_or_path, url_or_path.substr(scheme.size() + 3), options);
+            return entry.open(url_or_path, url_or_path.substr(scheme.size() + 3));
         }
     }
-    throw Error("target " + redact_url(url_or_path) + ": unknown scheme " + scheme +
-                "://; use a folder path, file://, ssh:// or smb://");
+    throw Error("'" + redact_url(url_or_path) + "': unknown scheme " + scheme +
+                "://; give a folder path or a file:// URL");
 }
 
 std::string redact_url(const std::string& url) {

@@ -7,9 +7,10 @@
 // N-th step of it.
 //
 // Paths: relative to the root, '/'-separated, "" is the root itself. A path
-// with a "..", "." or empty component, a leading '/', a backslash or a NUL is
-// refused with Error before anything is touched, so one check here covers
-// every backend.
+// with a "..", "." or empty component, a leading '/' or a NUL is refused with
+// Error before anything is touched, so one check here covers every backend;
+// so is a backslash on Windows, where it separates folders (on Linux it is an
+// ordinary byte of a name, and a target file named so can still be removed).
 //
 // Security: no backend ever reads, writes, creates, renames, removes or sets
 // times THROUGH a symlink, neither as the last component nor as an
@@ -56,6 +57,39 @@ struct Stat {
     Kind kind = Kind::Other;
     std::uint64_t size = 0;     // bytes for a file; backend-defined otherwise
     std::int64_t mtime_ns = 0;  // nanoseconds since the Unix epoch
+    // Identity, where Capabilities::file_identity says the backend has it
+    // (0 otherwise): the volume, the file on it, and the change time.
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    std::int64_t ctime_ns = 0;
+};
+
+// What a backend guarantees; the apply protocol reads these instead of
+// assuming a local disk.
+struct Capabilities {
+    // rename() never replaces an existing destination (when false, rename
+    // may replace, and callers check the destination first).
+    bool no_replace_rename = true;
+    // A rename cut short can leave the file under both names (OpenSSH's
+    // sftp-server renames by link + unlink), so recovery must accept that.
+    bool rename_may_leave_both = false;
+    // Stat carries device, inode and ctime.
+    bool file_identity = true;
+    // The finest mtime step the backend keeps (1: nanoseconds).
+    std::int64_t mtime_resolution_ns = 1;
+    // flush_dir() makes the folder's entries durable (else only flush_all does).
+    bool folder_flush = true;
+};
+
+// Free room on the volume that holds the root.
+struct Space {
+    std::uint64_t free_bytes = 0;
+    std::uint64_t free_inodes = 0;  // UINT64_MAX where the volume has no limit
+};
+
+enum class Flush {
+    Now,       // fsync the file before commit() returns
+    Deferred,  // only close; the caller makes it durable with flush_all()
 };
 
 struct DirEntry {
@@ -81,24 +115,17 @@ public:
     // Appends all `size` bytes. Throws Error on failure (disk full, I/O
     // error) or after commit().
     virtual void write(const char* data, std::size_t size) = 0;
-    // Flushes to stable storage (fsync) unless the transport was opened with
-    // OpenOptions::flush_each_file = false, then closes. Throws Error on
-    // failure. A failed flush is never retried: after a failed fsync the OS may
-    // have dropped the dirty pages, so a retry could report a false success.
-    // The Writer is closed afterwards either way; commit() again throws Error.
-    virtual void commit() = 0;
+    // With Flush::Now, flushes to stable storage (fsync), then closes; with
+    // Flush::Deferred, only closes (thousands of small staged templates are
+    // made durable by one flush_all() instead). Throws Error on failure. A
+    // failed flush is never retried: after a failed fsync the OS may have
+    // dropped the dirty pages, so a retry could report a false success. The
+    // Writer is closed afterwards either way; commit() again throws Error.
+    virtual void commit(Flush flush) = 0;
     // Gives the file this modification time when it is committed, without a
     // second lookup by path (set_mtime on the Transport does that). Throws
     // Error after commit().
     virtual void set_mtime_on_commit(std::int64_t mtime_ns) = 0;
-};
-
-// Chosen when a transport is opened; the same for every backend.
-struct OpenOptions {
-    // true: Writer::commit() fsyncs each file. false: it only closes, and the
-    // caller makes the data durable with one Transport::flush_all() after
-    // staging many files (much faster for thousands of small templates).
-    bool flush_each_file = true;
 };
 
 class Transport {
@@ -151,31 +178,50 @@ public:
     virtual void set_mtime(const std::string& path, std::int64_t mtime_ns) = 0;
 
     // Makes creates, renames and removes inside folder `dir` durable (fsync of
-    // the folder). A no-op where the platform or file system cannot. Not
-    // found: throws NotFound. Failure: throws Error.
+    // the folder). A no-op where the platform or file system cannot
+    // (Capabilities::folder_flush is then false). Not found: throws NotFound.
+    // Failure: throws Error.
     virtual void flush_dir(const std::string& dir) = 0;
 
-    // Makes everything written so far durable in one call where that is
-    // cheaper than one flush per file (local: syncfs on the root's file
-    // system). Used after staging files with flush_each_file = false.
-    // Failure: throws Error. The default does nothing.
-    virtual void flush_all() {}
+    // Makes everything written, created, renamed and removed so far durable
+    // (local: syncfs on the root's file system). Every backend must really do
+    // it: the apply protocol relies on it after staging with Flush::Deferred
+    // and before its journal counts. Failure: throws Error.
+    virtual void flush_all() = 0;
+
+    virtual Capabilities capabilities() const = 0;
+
+    // Pre-flight probes: why the backend would refuse to move or remove
+    // `path` though the path exists (an immutable or append-only file or
+    // folder, a parent folder that cannot be written), or "" when it sees
+    // nothing in the way. NotFound when `path` is absent; Error on failure.
+    virtual std::string removal_problem(const std::string& path) = 0;
+    // Why creating an entry directly inside folder `dir` would be refused, or "".
+    virtual std::string creation_problem(const std::string& dir) = 0;
+    // Free room on the root's volume; nullopt when the backend cannot tell.
+    virtual std::optional<Space> space() = 0;
 
     // The root as a local folder, when it is one (lets sync scan it directly).
     virtual std::optional<boost::filesystem::path> local_path() const { return std::nullopt; }
 };
 
+// A location as a local folder: a plain path ('\' read as '/') or a file://
+// URL; nullopt for a scheme with a backend of its own (ssh://, smb://).
+// Throws Error, with the same advice everywhere, for what this system cannot
+// reach by name: a Windows drive or share path on Linux, another host in a
+// file:// URL, an unknown scheme. Nothing is checked on disk.
+std::optional<boost::filesystem::path> local_location(const std::string& url_or_path);
+
 // Opens a target by URL or path (transport/registry.cpp has the scheme table):
 // - a plain path or file:// URL: the local backend. In a plain path '\' is
 //   read as '/' (DESIGN: `\` and `/` alike in user input).
-// - a Windows share path `\\server\share\...`: local on Windows; elsewhere
-//   Error telling to mount the share and give the mount point, because Linux
-//   would silently read it as the local folder /server/share.
-// - ssh:// and smb://: Error "not supported yet by this build" for now.
+// - a Windows share path `\\server\share\...` or drive path `C:\...`: local
+//   on Windows; elsewhere Error telling to mount the share and give the mount
+//   point, because Linux would silently read it as a local folder.
+// - ssh:// and smb://: Error "not supported by this build yet" for now.
 // Throws Error when the root does not exist, is not a folder, or the URL is
 // malformed or of an unknown scheme.
-std::unique_ptr<Transport> open_transport(const std::string& url_or_path,
-                                          const OpenOptions& options = {});
+std::unique_ptr<Transport> open_transport(const std::string& url_or_path);
 
 // The URL with any password in its user part replaced by "***", for messages
 // and logs. A plain path is returned unchanged. When unsure where the password

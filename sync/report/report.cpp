@@ -1,21 +1,34 @@
 #include "sync/report/report.hpp"
 
+#include <optional>
+
 #include "manifest/escape.hpp"
 
 namespace exmsync::report {
 
 using manifest::EntryType;
+using sync::Op;
+using sync::OpKind;
 
-nlohmann::json path_json(const std::string& path) {
-    if (manifest::is_valid_utf8(path)) return path;
-    return {{"escaped", manifest::escape_path(path)}};
+void add_path(json& object, const std::string& path, const char* key) {
+    if (manifest::is_valid_utf8(path)) {
+        object[key] = path;
+        return;
+    }
+    object[key] = manifest::escape_path(path);
+    object[std::string(key) == "path" ? "escaped" : std::string(key) + "_escaped"] = true;
 }
 
-nlohmann::json entry_json(const manifest::Entry& e) {
-    return {{"path", path_json(e.path)}, {"type", manifest::type_name(e.type)}, {"size", e.size}, {"hash", e.hash.hex()}};
+json entry_json(const manifest::Entry& e) {
+    json j = json::object();
+    add_path(j, e.path);
+    j["type"] = manifest::type_name(e.type);
+    j["size"] = e.size;
+    j["hash"] = e.hash.hex();
+    return j;
 }
 
-nlohmann::json stats_json(const manifest::ScanStats& s) {
+json stats_json(const manifest::ScanStats& s) {
     return {{"files", s.files},
             {"directories", s.directories},
             {"symlinks", s.symlinks},
@@ -25,6 +38,17 @@ nlohmann::json stats_json(const manifest::ScanStats& s) {
             {"cached_files", s.cached_files}};
 }
 
+json counts_json(const sync::ChangeCounts& c) {
+    return {{"writes", c.writes}, {"deletes", c.deletes}, {"renames", c.renames},
+            {"mkdirs", c.mkdirs}, {"rmdirs", c.rmdirs},   {"bytes", c.bytes}};
+}
+
+json warning_json(const std::string& code, const std::string& message, const std::string& path) {
+    json j = {{"code", code}, {"message", message}};
+    if (!path.empty()) add_path(j, path);
+    return j;
+}
+
 std::string stats_line(const manifest::ScanStats& s) {
     return "files=" + std::to_string(s.files) + " directories=" + std::to_string(s.directories) +
            " symlinks=" + std::to_string(s.symlinks) + " bytes=" + std::to_string(s.bytes) +
@@ -32,100 +56,153 @@ std::string stats_line(const manifest::ScanStats& s) {
            " cached_files=" + std::to_string(s.cached_files);
 }
 
-void write_manifest_json(std::ostream& out, manifest::EntryStream& entries, const nlohmann::json& extra) {
-    nlohmann::json head = {{"format", "exmsync-manifest"}, {"version", manifest::kManifestVersion},
-                           {"root", entries.root().hex()}};
-    head.update(extra);
+std::string plural(std::uint64_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string counts_text(const sync::ChangeCounts& c, bool dry_run) {
+    auto verb = [&](const char* now, const char* would) { return std::string(dry_run ? would : now) + " "; };
+    return verb("wrote", "would write") + plural(c.writes, "file", "files") + " (" + plural(c.bytes, "byte", "bytes") +
+           "), " + verb("deleted", "delete") + plural(c.deletes, "file", "files") + ", " + verb("renamed", "rename") +
+           plural(c.renames, "file", "files") + ", " + verb("created", "create") + plural(c.mkdirs, "folder", "folders") +
+           ", " + verb("removed", "remove") + plural(c.rmdirs, "folder", "folders");
+}
+
+// ---- JsonWriter ----
+
+void JsonWriter::separator() {
+    if (first_.empty()) return;
+    if (!first_.back()) out_ << ',';
+    first_.back() = false;
+}
+
+void JsonWriter::begin(const json& head) {
+    separator();
     std::string text = head.dump();
-    text.pop_back();  // reopen the object to stream the entries into it
-    out << text << ",\"entries\":[";
-    bool first = true;
+    text.pop_back();  // reopen the object for the members that follow
+    out_ << text;
+    first_.push_back(head.empty());
+}
+
+void JsonWriter::member(const std::string& key, const json& value) {
+    separator();
+    out_ << json(key).dump() << ':' << value.dump();
+}
+
+void JsonWriter::array(const std::string& key) {
+    separator();
+    out_ << json(key).dump() << ":[";
+    first_.push_back(true);
+}
+
+void JsonWriter::item(const json& value) {
+    separator();
+    out_ << '\n' << value.dump();
+}
+
+void JsonWriter::end_array() {
+    first_.pop_back();
+    out_ << ']';
+}
+
+void JsonWriter::end() {
+    first_.pop_back();
+    out_ << '}';
+    if (first_.empty()) out_ << '\n';
+}
+
+void write_entries_json(JsonWriter& out, manifest::EntryStream& entries) {
     while (const auto* e = entries.peek()) {
-        out << (first ? "\n" : ",\n") << entry_json(*e).dump();
-        first = false;
+        out.item(entry_json(*e));
         entries.pop();
     }
-    out << "\n]}\n";
 }
+
+// ---- changes ----
 
 namespace {
 
-std::string shown(const manifest::Entry& e) {
-    std::string p = manifest::escape_path(e.path);
-    return e.type == EntryType::Directory ? p + "/" : p;
+json expect_json(const sync::Expect& e) {
+    return {{"type", manifest::type_name(e.type)}, {"size", e.size}, {"hash", e.hash.hex()}};
+}
+
+const char* change_of(const Op& op) {
+    switch (op.kind) {
+        case OpKind::Write:
+            if (!op.base) return "added";
+            return op.base->type == EntryType::File ? "modified" : "type_changed";
+        case OpKind::Mkdir: return "added";
+        case OpKind::Delete:
+        case OpKind::Rmdir: return "removed";
+        case OpKind::Rename: return "renamed";
+    }
+    return "?";
+}
+
+EntryType type_after(const Op& op) {
+    if (op.kind == OpKind::Mkdir) return EntryType::Directory;
+    if (op.kind == OpKind::Delete || op.kind == OpKind::Rmdir) return op.base->type;
+    return EntryType::File;
+}
+
+const char* code_of(const char* change) {
+    std::string c = change;
+    if (c == "added") return "A";
+    if (c == "removed") return "D";
+    if (c == "modified") return "M";
+    if (c == "type_changed") return "T";
+    return "R";
+}
+
+// Walks the operations, pairing a removal with the creation that follows it
+// at the same path (a type change), and hands each change over once.
+template <typename Each>
+void each_change(const sync::Changeset& changeset, Each&& each) {
+    sync::OpListReader ops(changeset.ops, changeset.header, "being reported");
+    Op held, op;
+    bool holding = false;  // a removal waits: a creation at its path may follow
+    while (ops.next(op)) {
+        if (holding && held.path == op.path) {
+            each(op, "type_changed", &held);
+            holding = false;
+            continue;
+        }
+        if (holding) each(held, change_of(held), nullptr);
+        holding = op.kind == OpKind::Delete || op.kind == OpKind::Rmdir;
+        if (holding) held = op;
+        else each(op, change_of(op), nullptr);
+    }
+    if (holding) each(held, change_of(held), nullptr);
+}
+
+std::string shown(const std::string& path, EntryType type) {
+    std::string p = manifest::escape_path(path);
+    return type == EntryType::Directory ? p + "/" : p;
 }
 
 }  // namespace
 
-void write_diff_short(std::ostream& out, const manifest::DiffResult& diff) {
-    for (const auto& c : diff.changes) {
-        out << manifest::change_code(c.kind) << ' ';
-        if (c.kind == manifest::ChangeKind::Renamed) out << shown(*c.before) << " -> ";
-        out << shown(c.after ? *c.after : *c.before) << '\n';
-    }
+void write_changes_text(std::ostream& out, const sync::Changeset& changeset, const std::string& indent) {
+    each_change(changeset, [&](const Op& op, const char* change, const Op*) {
+        out << indent << code_of(change) << "  ";
+        if (op.kind == OpKind::Rename) out << manifest::escape_path(op.from) << " -> ";
+        out << shown(op.path, type_after(op)) << '\n';
+    });
 }
 
-nlohmann::json diff_json(const manifest::DiffResult& diff) {
-    nlohmann::json changes = nlohmann::json::array();
-    for (const auto& c : diff.changes) {
-        nlohmann::json j = {{"change", manifest::change_name(c.kind)}, {"path", path_json(c.path)}};
-        if (c.kind == manifest::ChangeKind::Renamed) j["from"] = path_json(c.before->path);
-        if (c.before) j["before"] = entry_json(*c.before);
-        if (c.after) j["after"] = entry_json(*c.after);
-        changes.push_back(std::move(j));
-    }
-    return {{"same", diff.same()},
-            {"root_a", diff.root_a.hex()},
-            {"root_b", diff.root_b.hex()},
-            {"changes", std::move(changes)}};
-}
-
-std::string counts_text(const sync::ChangeCounts& c, bool dry_run) {
-    return std::string(dry_run ? "would write " : "wrote ") + std::to_string(c.writes) + " files (" +
-           std::to_string(c.bytes) + " bytes), " + (dry_run ? "delete " : "deleted ") + std::to_string(c.deletes) +
-           ", " + (dry_run ? "rename " : "renamed ") + std::to_string(c.renames) + ", folders +" +
-           std::to_string(c.mkdirs) + " -" + std::to_string(c.rmdirs);
-}
-
-void write_changeset_short(std::ostream& out, const sync::Changeset& changeset, const std::string& indent) {
-    using sync::OpKind;
-    for (const auto& op : changeset.ops) {
-        out << indent;
-        switch (op.kind) {
-            case OpKind::Write: out << (op.base ? "M  " : "A  ") << manifest::escape_path(op.path); break;
-            case OpKind::Delete: out << "D  " << manifest::escape_path(op.path); break;
-            case OpKind::Rename:
-                out << "R  " << manifest::escape_path(op.from) << " -> " << manifest::escape_path(op.path);
-                break;
-            case OpKind::Mkdir: out << "A  " << manifest::escape_path(op.path) << '/'; break;
-            case OpKind::Rmdir: out << "D  " << manifest::escape_path(op.path) << '/'; break;
+void write_changes_json(JsonWriter& out, const sync::Changeset& changeset) {
+    each_change(changeset, [&](const Op& op, const char* change, const Op* removed) {
+        json j = {{"change", change}, {"type", manifest::type_name(type_after(op))}};
+        add_path(j, op.path);
+        if (op.kind == OpKind::Rename) add_path(j, op.from, "from");
+        if (op.kind == OpKind::Write || op.kind == OpKind::Rename) {
+            j["size"] = op.size;
+            j["hash"] = op.hash.hex();
         }
-        out << '\n';
-    }
-}
-
-nlohmann::json changeset_json(const sync::Changeset& changeset) { return nlohmann::json::parse(sync::encode(changeset)); }
-
-nlohmann::json push_json(const sync::PushReport& report, bool dry_run) {
-    nlohmann::json targets = nlohmann::json::array();
-    for (const auto& t : report.targets) {
-        nlohmann::json j = {{"target", t.target}, {"ok", t.ok}, {"in_sync_before", t.already_in_sync}};
-        if (!t.ok) j["error"] = t.error;
-        j["writes"] = t.changes.writes;
-        j["bytes"] = t.changes.bytes;
-        j["deletes"] = t.changes.deletes;
-        j["renames"] = t.changes.renames;
-        j["mkdirs"] = t.changes.mkdirs;
-        j["rmdirs"] = t.changes.rmdirs;
-        if (!t.apply_id.empty()) j["apply_id"] = t.apply_id;
-        nlohmann::json drift = nlohmann::json::array();
-        for (const auto& p : t.drift) drift.push_back(path_json(p));
-        j["drift"] = drift;
-        if (dry_run) j["changeset"] = changeset_json(t.changeset);
-        targets.push_back(std::move(j));
-    }
-    return {{"dry_run", dry_run}, {"ok", report.all_ok()}, {"source", stats_json(report.source.stats)},
-            {"targets", targets}};
+        const Op& gone = removed ? *removed : op;
+        if (gone.base) j["before"] = expect_json(*gone.base);
+        out.item(j);
+    });
 }
 
 }  // namespace exmsync::report

@@ -111,6 +111,7 @@ TEST(CliManifest, CorruptManifestIsExitTwoWithLineNumber) {
     EXPECT_NE(r.err.find("line 3"), std::string::npos) << r.err;
 }
 
+// `diff SOURCE TARGET` says what a push from SOURCE would do to TARGET.
 TEST(CliDiff, ExitCodesAndShortOutput) {
     TempDir a, b;
     make_site(a.path());
@@ -127,9 +128,9 @@ TEST(CliDiff, ExitCodesAndShortOutput) {
     auto r = cli("diff " + q(a.path()) + " " + q(b.path()));
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_EQ(r.out,
-              "D  App_Config/Include/EmailExperience/Sitecore.EXM.config\n"
-              "A  layouts/EmailCampaign/Imported/added.html\n"
-              "R  layouts/EmailCampaign/Imported/news/header.png -> layouts/EmailCampaign/Imported/header-2026.png\n"
+              "A  App_Config/Include/EmailExperience/Sitecore.EXM.config\n"
+              "D  layouts/EmailCampaign/Imported/added.html\n"
+              "R  layouts/EmailCampaign/Imported/header-2026.png -> layouts/EmailCampaign/Imported/news/header.png\n"
               "M  layouts/EmailCampaign/Imported/welcome.html\n");
 
     auto j = cli("diff --json " + q(a.path()) + " " + q(b.path()));
@@ -137,7 +138,8 @@ TEST(CliDiff, ExitCodesAndShortOutput) {
     auto doc = nlohmann::json::parse(j.out);
     EXPECT_EQ(doc["changes"].size(), 4u);
     EXPECT_EQ(doc["changes"][2]["change"], "renamed");
-    EXPECT_EQ(doc["changes"][2]["from"], "layouts/EmailCampaign/Imported/news/header.png");
+    EXPECT_EQ(doc["changes"][2]["from"], "layouts/EmailCampaign/Imported/header-2026.png");
+    EXPECT_EQ(doc["changes"][2]["path"], "layouts/EmailCampaign/Imported/news/header.png");
 }
 
 TEST(CliDiff, MtimesAreNotContent) {
@@ -148,13 +150,14 @@ TEST(CliDiff, MtimesAreNotContent) {
     EXPECT_EQ(cli("diff " + q(a.path()) + " " + q(b.path())).exit_code, 0);
 }
 
+// The source's names are the ones a push would refuse: diff warns of them.
 TEST(CliDiff, FolderAgainstManifestFileAndNameWarnings) {
     TempDir a, out;
     make_site(a.path());
     ASSERT_EQ(cli("manifest " + q(a.path()) + " -o " + q(out / "m")).exit_code, 0);
     write_file(a / "layouts/EmailCampaign/Imported/Welcome.HTML", "other");
     write_file(a / "layouts/EmailCampaign/Imported/con.html", "reserved");
-    auto r = cli("diff " + q(out / "m") + " " + q(a.path()));
+    auto r = cli("diff " + q(a.path()) + " " + q(out / "m"));
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("differ only in case"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("reserved device name"), std::string::npos) << r.err;

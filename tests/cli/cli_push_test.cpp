@@ -134,7 +134,7 @@ TEST_F(Push, SecondPushIsInSyncAndChangesNothing) {
     ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
     std::string expected;
     for (const auto& t : targets) expected += t.string() + ": in sync\n";
-    EXPECT_EQ(second.out, expected);
+    EXPECT_EQ(second.out, expected + "3 targets: 0 updated, 3 already in sync, 0 failed\n");
     for (std::size_t i = 0; i < targets.size(); ++i) {
         EXPECT_EQ(tree_state(targets[i]), trees[i]) << targets[i];
         EXPECT_EQ(history_of(targets[i]), histories[i]) << targets[i];
@@ -153,7 +153,7 @@ TEST_F(Push, PackAndApplyEqualsPush) {
     ASSERT_EQ(m.exit_code, 0) << m.err;
     auto p = cli_run("pack " + q(src) + " --base " + q(work / "m") + " -o " + q(work / "cs.tar.zst"));
     ASSERT_EQ(p.exit_code, 0) << p.err;
-    EXPECT_NE(p.out.find("rename 8,"), std::string::npos) << p.out;
+    EXPECT_NE(p.out.find("rename 8 files,"), std::string::npos) << p.out;
     auto a = cli_run("apply " + q(work / "cs.tar.zst") + " --root " + q(targets[0]));
     ASSERT_EQ(a.exit_code, 0) << a.err;
     auto push = cli_run("push " + q(src) + " " + q(targets[1]));
@@ -168,11 +168,13 @@ TEST_F(Push, PackAndApplyEqualsPush) {
     // Both record the same new state, and a push finds the applied one in sync.
     auto h = cli_run("history --root " + q(targets[0]) + " --json");
     ASSERT_EQ(h.exit_code, 0) << h.err;
-    auto history = nlohmann::json::parse(h.out);
-    ASSERT_EQ(history.size(), 2u);
-    EXPECT_EQ(history[1]["kind"], "apply");
-    EXPECT_EQ(history[1]["new_root"], root_of(manifest_of(src)));
-    EXPECT_EQ(cli_run("push " + q(src) + " " + q(targets[0])).out, targets[0].string() + ": in sync\n");
+    auto history = nlohmann::json::parse(h.out)["applies"];
+    ASSERT_EQ(history.size(), 3u);
+    EXPECT_EQ(history[0]["apply_id"], "000000");
+    EXPECT_EQ(history[2]["kind"], "apply");
+    EXPECT_EQ(history[2]["new_root"], root_of(manifest_of(src)));
+    EXPECT_EQ(cli_run("push " + q(src) + " " + q(targets[0])).out,
+              targets[0].string() + ": in sync\n1 target: 0 updated, 1 already in sync, 0 failed\n");
 }
 
 TEST_F(Push, SamePackTwiceIsByteIdentical) {
@@ -219,7 +221,9 @@ TEST_F(Push, MissingTargetIsExitOneNamingItOthersStillPushed) {
     fs::path missing = dir / "not-mounted";
     auto r = cli_run("push " + q(src) + " " + q(targets[0]) + " " + q(missing) + " " + q(targets[1]));
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-    EXPECT_NE(r.out.find(missing.string() + ": FAILED"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find(missing.string() + ": FAILED"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("FAILED"), std::string::npos) << "failures go to stderr: " << r.out;
+    EXPECT_NE(r.out.find("3 targets: 2 updated, 0 already in sync, 1 failed"), std::string::npos) << r.out;
     EXPECT_FALSE(fs::exists(missing));
     EXPECT_EQ(rsync_differences(src, targets[0]), "");
     EXPECT_EQ(rsync_differences(src, targets[1]), "");

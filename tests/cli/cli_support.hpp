@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "manifest/file_system.hpp"
 #include "support/random_tree.hpp"
 #include "support/raw_archive.hpp"
 #include "support/temp_tree.hpp"
@@ -124,34 +125,87 @@ inline int wait_for(pid_t pid) {
 
 // ---- archives, read and written with libarchive directly ---------------------
 
-// A changeset archive taken apart: the metadata as JSON, the file entries,
-// and the manifest entry, to be changed and written back.
+// A changeset archive taken apart: the header as JSON with the operations
+// under "ops" (one array), the file entries, and the manifest entry, to be
+// changed and written back. Writing it back recomputes the header's counts
+// and operations hash, so that a test's edit reaches the check it aims at
+// (unless `keep_header` is set, to test that very check).
 struct Unpacked {
     nlohmann::json meta;
     std::vector<RawEntry> files;
     std::string manifest;
+    bool keep_header = false;
 
     static Unpacked load(const fs::path& file) {
         Unpacked c;
         auto entries = read_entries(file);
-        EXPECT_GE(entries.size(), 2u);
-        if (entries.size() < 2) return c;
-        EXPECT_EQ(entries.front().name, "exmsync/changeset.json");
+        EXPECT_GE(entries.size(), 3u);
+        if (entries.size() < 3) return c;
+        EXPECT_EQ(entries[0].name, "exmsync/changeset.json");
+        EXPECT_EQ(entries[1].name, "exmsync/ops");
         EXPECT_EQ(entries.back().name, "exmsync/manifest");
-        c.meta = nlohmann::json::parse(entries.front().content);
+        c.meta = nlohmann::json::parse(entries[0].content);
+        c.meta["ops"] = nlohmann::json::array();
+        std::string ops = entries[1].content;
+        for (std::size_t start = 0; start < ops.size();) {
+            auto end = ops.find('\n', start);
+            c.meta["ops"].push_back(nlohmann::json::parse(ops.substr(start, end - start)));
+            start = end + 1;
+        }
         c.manifest = entries.back().content;
-        c.files.assign(entries.begin() + 1, entries.end() - 1);
+        c.files.assign(entries.begin() + 2, entries.end() - 1);
         return c;
     }
 
+    std::string ops_text() const {
+        std::string text;
+        for (const auto& op : meta["ops"]) text += op.dump() + "\n";
+        return text;
+    }
+
+    nlohmann::json header() const {
+        nlohmann::json h = meta;
+        h.erase("ops");
+        if (keep_header) return h;
+        nlohmann::json counts = {{"writes", 0}, {"deletes", 0}, {"renames", 0}, {"mkdirs", 0}, {"rmdirs", 0}, {"bytes", 0}};
+        for (const auto& op : meta["ops"]) {
+            std::string kind = op.value("op", "");
+            if (kind == "write") {
+                counts["writes"] = counts["writes"].get<std::uint64_t>() + 1;
+                counts["bytes"] = counts["bytes"].get<std::uint64_t>() + op.value("size", std::uint64_t{0});
+            } else if (kind == "delete" || kind == "rename" || kind == "mkdir" || kind == "rmdir") {
+                std::string key = kind == "delete" ? "deletes" : kind + "s";
+                counts[key] = counts[key].get<std::uint64_t>() + 1;
+            }
+        }
+        h["counts"] = counts;
+        h["ops_hash"] = manifest::hash_bytes(ops_text()).hex();
+        return h;
+    }
+
     std::vector<RawEntry> entries() const {
-        std::vector<RawEntry> all{{"exmsync/changeset.json", meta.dump()}};
+        std::vector<RawEntry> all{{"exmsync/changeset.json", header().dump()}, {"exmsync/ops", ops_text()}};
         all.insert(all.end(), files.begin(), files.end());
         all.emplace_back("exmsync/manifest", manifest);
         return all;
     }
 
     void save(const fs::path& file) const { write_raw(file.string(), entries()); }
+
+    // Puts the operations back in list order (by path, '/' before any other
+    // byte; a removal before a creation at one path) after a test added some.
+    void sort_ops() {
+        auto key = [](const nlohmann::json& op) {
+            std::string path = op["path"].get<std::string>();
+            for (char& ch : path)
+                if (ch == '/') ch = '\x01';
+            std::string kind = op["op"];
+            return std::pair(path, kind == "delete" || kind == "rmdir" ? 0 : 1);
+        };
+        std::vector<nlohmann::json> ops(meta["ops"].begin(), meta["ops"].end());
+        std::stable_sort(ops.begin(), ops.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
+        meta["ops"] = ops;
+    }
 
     // The index of the first op of `kind` ("write", "delete", ...).
     std::size_t first(const std::string& kind) const {

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <boost/filesystem.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -14,9 +16,21 @@ namespace exmsync::testing {
 
 namespace fs = boost::filesystem;
 
+// Where tests that fsync a lot keep their trees: /dev/shm when it is a
+// writable folder (EXMSYNC_SCRATCH_DIR overrides), else the temp folder. The
+// crash tests stop processes, they do not cut power, so what they check does
+// not depend on a flush reaching a disk (power cuts are simulated by
+// FaultyTransport), and on tmpfs thousands of applies stay fast.
+inline fs::path scratch_parent() {
+    if (const char* chosen = std::getenv("EXMSYNC_SCRATCH_DIR")) return chosen;
+    if (::access("/dev/shm", W_OK) == 0 && fs::is_directory("/dev/shm")) return "/dev/shm";
+    return fs::temp_directory_path();
+}
+
 class TempDir {
 public:
-    TempDir() : path_(fs::temp_directory_path() / fs::unique_path("exmsync-test-%%%%-%%%%")) {
+    explicit TempDir(const fs::path& parent = fs::temp_directory_path())
+        : path_(parent / fs::unique_path("exmsync-test-%%%%-%%%%")) {
         fs::create_directories(path_);
     }
     ~TempDir() {

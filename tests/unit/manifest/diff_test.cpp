@@ -17,7 +17,7 @@ Entry symlink_entry(std::string p, const std::string& target) {
 
 DiffResult diff(std::vector<Entry> a, std::vector<Entry> b, DiffOptions options = {}) {
     VectorStream sa(std::move(a)), sb(std::move(b));
-    return diff_streams(sa, sb, options);
+    return diff_all(sa, sb, options);
 }
 
 std::string summary(const DiffResult& d) {
@@ -67,6 +67,33 @@ TEST(Diff, EqualSubtreesAreSkipped) {
     auto d = diff(a, b);
     EXPECT_EQ(summary(d), "M small/x;");
     EXPECT_EQ(d.skipped_subtrees, 1u);
+}
+
+// Rename pairing goes through external sorts: several files of one content
+// pair up in manifest order, whatever the sizes of the lists.
+TEST(Diff, RenamesOfEqualContentsPairInManifestOrder) {
+    std::vector<Entry> a = {file("a1", "same"), file("a2", "same"), file("a3", "other"), file("keep", "k")};
+    std::vector<Entry> b = {file("keep", "k"), file("z1", "same"), file("z2", "same"), file("z3", "new")};
+    EXPECT_EQ(summary(diff(a, b)), "D a3;R a1->z1;R a2->z2;A z3;");
+    auto d = diff(a, b);
+    EXPECT_EQ(d.change_count, 4u);
+}
+
+TEST(Diff, StreamsEveryChangeToTheSink) {
+    std::vector<Entry> a, b;
+    for (int i = 0; i < 3000; ++i) a.push_back(file("f" + std::to_string(100000 + i), "c" + std::to_string(i)));
+    for (int i = 0; i < 3000; ++i) b.push_back(file("g" + std::to_string(100000 + i), "c" + std::to_string(i)));
+    VectorStream sa(a), sb(b);
+    std::uint64_t renames = 0;
+    std::string last;
+    diff_streams(sa, sb, {}, [&](const Change& c) {
+        EXPECT_EQ(c.kind, ChangeKind::Renamed);
+        EXPECT_EQ(c.before->path, "f" + c.path.substr(1));
+        EXPECT_LT(compare_paths(last, c.path), 0);
+        last = c.path;
+        ++renames;
+    });
+    EXPECT_EQ(renames, 3000u);
 }
 
 TEST(Diff, SameContentSameSizeDifferentPathIsNotAModification) {

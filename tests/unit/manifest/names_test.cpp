@@ -30,8 +30,25 @@ TEST(NameChecker, CaseAndUnicodeCollisionsAmongSiblingsOnly) {
     checker.add(file("b/Caf\xc3\xa9.html"));   // another folder: fine
     checker.add(file("b/README"));
     checker.add(file("b/readme"));
-    ASSERT_EQ(checker.warnings().size(), 2u);
-    EXPECT_NE(checker.warnings()[0].find("Unicode normalization"), std::string::npos) << checker.warnings()[0];
-    EXPECT_NE(checker.warnings()[1].find("differ only in case"), std::string::npos);
-    EXPECT_NE(checker.warnings()[1].find("b/README"), std::string::npos);
+    ASSERT_EQ(checker.problems().size(), 2u);
+    EXPECT_EQ(checker.count(), 2u);
+    EXPECT_NE(checker.problems()[0].find("Unicode normalization"), std::string::npos) << checker.problems()[0];
+    EXPECT_NE(checker.problems()[1].find("differ only in case"), std::string::npos);
+    EXPECT_NE(checker.problems()[1].find("b/README"), std::string::npos);
+}
+
+TEST(WindowsNames, EachRuleIsNamed) {
+    EXPECT_NE(windows_name_problem("web.config:payload").find("alternate data stream"), std::string::npos);
+    EXPECT_NE(windows_name_problem("a\\b").find("folder separator"), std::string::npos);
+    EXPECT_NE(windows_name_problem("CON").find("reserved device name"), std::string::npos);
+    EXPECT_NE(windows_name_problem("promo.html.").find("dot or space"), std::string::npos);
+    EXPECT_NE(windows_name_problem("tab\there").find("control character"), std::string::npos);
+}
+
+TEST(NameChecker, KeepsTheFirstProblemsAndCountsTheRest) {
+    NameChecker checker;
+    for (std::size_t i = 0; i < kMaxNameProblemsKept + 10; ++i)
+        checker.add(Entry{"nul" + std::to_string(i) + ".", EntryType::File, 0, {}});
+    EXPECT_EQ(checker.problems().size(), kMaxNameProblemsKept);
+    EXPECT_EQ(checker.count(), kMaxNameProblemsKept + 10);
 }

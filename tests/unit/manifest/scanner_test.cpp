@@ -23,7 +23,7 @@ struct Scanned {
 Scanned scan(const fs::path& root, std::optional<fs::path> cache = std::nullopt, Filter filter = {}) {
     TempDir out;
     ScanOptions options;
-    options.cache_file = cache;
+    options.cache_in = options.cache_out = cache;
     options.filter = filter;
     ManifestWriter writer(out / "m");
     Scanned s{scan_tree(root, options, writer), ""};
@@ -189,15 +189,51 @@ TEST(Scanner, StateFolderIsNeverScanned) {
     EXPECT_EQ(s.text.find(".exmsync"), std::string::npos);
 }
 
-TEST(Scanner, WindowsNameProblemsAreWarnings) {
+TEST(Scanner, WindowsNameProblemsAreReported) {
     TempDir dir;
     write_file(dir / "a/Welcome.html", "1");
     write_file(dir / "a/welcome.html", "2");
     write_file(dir / "a/nul.txt", "3");
     auto s = scan(dir.path());
+    ASSERT_EQ(s.result.name_problems.size(), 2u);
+    EXPECT_EQ(s.result.name_problem_count, 2u);
+    EXPECT_NE(s.result.name_problems[0].find("nul.txt"), std::string::npos);
+    EXPECT_NE(s.result.name_problems[1].find("differ only in case"), std::string::npos);
+}
+
+// A Windows or SMB target would take `.EXMSYNC` for its state folder: any
+// spelling at any depth is left out, and only the root's own one silently.
+TEST(Scanner, StateFolderIsLeftOutInAnyCaseAtAnyDepth) {
+    TempDir dir;
+    write_file(dir / ".exmsync/statcache", "x");
+    write_file(dir / ".EXMSYNC/current", "x");
+    write_file(dir / "Imported/.ExmSync/lock", "x");
+    write_file(dir / "Imported/a.html", "a");
+    auto s = scan(dir.path());
+    for (const char* name : {".exmsync", ".EXMSYNC", ".ExmSync"})
+        EXPECT_EQ(s.text.find(name), std::string::npos) << name << " in " << s.text;
+    EXPECT_EQ(s.result.stats.files, 1u);
     ASSERT_EQ(s.result.warnings.size(), 2u);
-    EXPECT_NE(s.result.warnings[0].find("nul.txt"), std::string::npos);
-    EXPECT_NE(s.result.warnings[1].find("differ only in case"), std::string::npos);
+    EXPECT_NE(s.result.warnings[0].find(".EXMSYNC"), std::string::npos);
+    EXPECT_NE(s.result.warnings[1].find("Imported/.ExmSync"), std::string::npos);
+}
+
+// The folders that hold what the manifest leaves out, in manifest order: a
+// push must never remove them.
+TEST(Scanner, HiddenFolderListNamesFoldersHoldingLeftOutEntries) {
+    TempDir dir, out;
+    write_file(dir / "a/Thumbs.db", "x");          // a default exclude
+    write_file(dir / "a/b/keep.html", "k");
+    write_file(dir / "a/b/c/notes.log", "l");      // outside the include below
+    write_file(dir / "a2/x.html", "x");
+    write_file(dir / "Thumbs.db", "root: never listed");
+    ScanOptions options;
+    options.filter = Filter({"*.html"}, {});
+    options.hidden_out = out / "hidden";
+    ManifestWriter writer(out / "m");
+    auto result = scan_tree(dir.path(), options, writer);
+    EXPECT_EQ(read_file(out / "hidden"), "a\na/b/c\n");
+    EXPECT_EQ(result.hidden_folders, 2u);
 }
 
 TEST(StatCache, CorruptCacheIsAnErrorWithLine) {

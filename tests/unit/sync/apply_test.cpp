@@ -51,7 +51,9 @@ TEST(Push, HandEditIsReportedAsDriftAndOverwrittenWithBackup) {
     write_file(dir / "t/d1/t1.html", "edited by hand on the server");
     auto r = push_one(dir / "src", dir / "t");
     ASSERT_TRUE(r.ok) << r.error;
-    ASSERT_EQ(r.drift, std::vector<std::string>{"d1/t1.html"});
+    ASSERT_EQ(r.drift.size(), 1u);
+    EXPECT_EQ(r.drift[0].path, "d1/t1.html");
+    EXPECT_EQ(r.drift_count, 1u);
     EXPECT_EQ(read_file(dir / "t/d1/t1.html"), read_file(dir / "src/d1/t1.html"));
     bool kept = false;
     for (fs::recursive_directory_iterator it(dir / "t/.exmsync/backup"), end; it != end; ++it)
@@ -100,19 +102,53 @@ TEST(Push, NoDeleteKeepsTargetOnlyFiles) {
     EXPECT_TRUE(push_one(dir / "src", dir / "t", options).already_in_sync);
 }
 
+// A live process of this host holds the lock (pid 1 stands in for it).
 TEST(Lock, SecondApplyFailsNamingTheHolder) {
+    TempDir dir;
+    TreeMaker(12).make(dir / "src");
+    fs::create_directories(dir / "t/.exmsync");
+    write_file(dir / "t/.exmsync/lock", "host=" + sync::platform::host_name() + "\npid=1\nstarted=" +
+                                           sync::platform::process_start_time(1) + "\nsince=2026-01-01T00:00:00Z\n");
+    auto r = push_one(dir / "src", dir / "t");
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.error_code, "locked");
+    EXPECT_NE(r.error.find("locked by another exmsync (pid 1 on"), std::string::npos) << r.error;
+    EXPECT_FALSE(fs::exists(dir / "t/d0"));
+    fs::remove(dir / "t/.exmsync/lock");
+    EXPECT_TRUE(push_one(dir / "src", dir / "t").ok);
+}
+
+// This very process holding the lock is not "another exmsync".
+TEST(Lock, HeldByThisRunSaysSo) {
     TempDir dir;
     TreeMaker(12).make(dir / "src");
     fs::create_directories(dir / "t");
     auto t = transport::make_local_transport(dir / "t");
-    sync::TargetLock held(*t, sync::StateLayout{});
+    sync::StateFolder state(*t);
+    sync::TargetLock held(state);
     auto r = push_one(dir / "src", dir / "t");
     EXPECT_FALSE(r.ok);
-    EXPECT_NE(r.error.find("locked by another exmsync"), std::string::npos) << r.error;
-    EXPECT_NE(r.error.find("pid " + std::to_string(::getpid())), std::string::npos) << r.error;
-    EXPECT_FALSE(fs::exists(dir / "t/d0"));
+    EXPECT_NE(r.error.find("already being applied by this run"), std::string::npos) << r.error;
     held.release();
     EXPECT_TRUE(push_one(dir / "src", dir / "t").ok);
+}
+
+// A pid reused by a later process does not keep a dead run's lock alive.
+TEST(Lock, ReusedPidIsStale) {
+    TempDir dir;
+    fs::create_directories(dir / "t/.exmsync");
+    write_file(dir / "t/.exmsync/lock", "host=" + sync::platform::host_name() +
+                                           "\npid=1\nstarted=1\nsince=2026-01-01T00:00:00Z\n");
+    auto t = transport::make_local_transport(dir / "t");
+    sync::StateFolder state(*t);
+    try {
+        sync::TargetLock lock(state);
+        FAIL() << "taken";
+    } catch (const sync::LockedError& e) {
+        EXPECT_NE(std::string(e.what()).find("stale lock"), std::string::npos) << e.what();
+    }
+    sync::TargetLock lock(state, true);
+    EXPECT_TRUE(lock.broke_stale_lock());
 }
 
 TEST(Lock, StaleLockIsReportedAndBrokenOnlyByRecover) {
@@ -128,8 +164,11 @@ TEST(Lock, StaleLockIsReportedAndBrokenOnlyByRecover) {
     EXPECT_NE(r.error.find("exmsync recover"), std::string::npos) << r.error;
     EXPECT_TRUE(fs::exists(dir / "t/.exmsync/lock"));
     auto t = transport::make_local_transport(dir / "t");
-    EXPECT_THROW(sync::TargetLock(*t, sync::StateLayout{}, false), sync::LockedError);
-    auto report = sync::recover(*t, sync::StateLayout{}, true);
+    sync::StateFolder state(*t);
+    EXPECT_THROW(sync::TargetLock(state, false), sync::LockedError);
+    sync::DirectTarget direct(*t);
+    auto report = direct.open(true);
+    direct.close();
     EXPECT_TRUE(report.broke_stale_lock);
     EXPECT_TRUE(push_one(dir / "src", dir / "t").ok);
 }
@@ -140,7 +179,7 @@ TEST(Lock, LockOfAnotherHostIsNeverBrokenAutomatically) {
     write_file(dir / "t/.exmsync/lock", "host=some-other-cm\npid=1\nsince=2026-01-01T00:00:00Z\n");
     auto t = transport::make_local_transport(dir / "t");
     try {
-        sync::recover(*t, sync::StateLayout{}, true);
+        sync::DirectTarget(*t).open(true);
         FAIL();
     } catch (const sync::LockedError& e) {
         EXPECT_NE(std::string(e.what()).find("some-other-cm"), std::string::npos);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "manifest/file_system.hpp"
+#include "manifest/sorted_file.hpp"
 #include "support/raw_archive.hpp"
 #include "support/temp_tree.hpp"
 #include "sync/archive.hpp"
@@ -97,8 +99,36 @@ inline Expect file_expect(const std::string& content) {
     return Expect{manifest::EntryType::File, content.size(), manifest::hash_bytes(content)};
 }
 
+// A changeset for tests: its operations in memory and in their list file.
+struct TestChangeset {
+    ChangesetHeader header;
+    std::vector<Op> ops;
+    std::shared_ptr<manifest::TempFile> file = std::make_shared<manifest::TempFile>();
+
+    Changeset changeset() const { return {header, file->path()}; }
+    std::string ops_text() const { return read_file(file->path()); }
+};
+
+// Sorts `ops` into list order (by path, a removal before a creation at the
+// same path) and writes them; the roots are the tests' own.
+inline TestChangeset make_changeset(std::vector<Op> ops, bool portable = true) {
+    std::stable_sort(ops.begin(), ops.end(), [](const Op& a, const Op& b) {
+        int order = manifest::compare_paths(a.path, b.path);
+        if (order != 0) return order < 0;
+        return !a.creates() && b.creates();
+    });
+    TestChangeset c;
+    c.ops = ops;
+    OpListWriter writer(c.file->path(), portable);
+    for (const auto& op : ops) writer.add(op);
+    writer.finish(c.header);
+    c.header.base_root = manifest::hash_bytes("base");
+    c.header.new_root = manifest::hash_bytes("new");
+    return c;
+}
+
 struct Sample {
-    Changeset changeset;
+    TestChangeset changeset;
     std::vector<Item> feed;  // files in op order, then the manifest
 };
 
@@ -120,63 +150,72 @@ inline Sample sample() {
         {"Imported/empty.txt", ""},
         {"Imported/big.png", random_bytes(300 * 1024, 7)},
     };
-    Sample s;
-    s.changeset.base_root = manifest::hash_bytes("base");
-    s.changeset.new_root = manifest::hash_bytes("new");
+    std::vector<Op> ops;
     Op mkdir;
     mkdir.kind = OpKind::Mkdir;
     mkdir.path = "Imported";
-    s.changeset.ops.push_back(mkdir);
-    for (const auto& [path, content] : files) {
-        s.changeset.ops.push_back(write_op(path, content));
-        s.feed.push_back({kFilePrefix + path, content, content.size()});
-    }
+    ops.push_back(mkdir);
+    for (const auto& [path, content] : files) ops.push_back(write_op(path, content));
     Op del;
     del.kind = OpKind::Delete;
     del.path = "old.html";
     del.base = file_expect("old");
-    s.changeset.ops.push_back(del);
+    ops.push_back(del);
     Op rename = write_op("moved.html", "moved");
     rename.kind = OpKind::Rename;
     rename.from = "was.html";
     rename.base = file_expect("moved");
-    s.changeset.ops.push_back(rename);
+    ops.push_back(rename);
+    Sample s;
+    s.changeset = make_changeset(ops);
+    for (const auto& op : s.changeset.ops) {
+        if (op.kind != OpKind::Write) continue;
+        for (const auto& [path, content] : files)
+            if (path == op.path) s.feed.push_back({kFilePrefix + path, content, content.size()});
+    }
     std::string manifest = "exmsync-manifest 1\n...the manifest after apply...\n";
     s.feed.push_back({kManifestItem, manifest, manifest.size()});
     return s;
 }
 
 // A changeset with one written file "a.html" holding "hello".
-inline Changeset one_file_changeset() {
-    Changeset c;
-    c.ops.push_back(write_op("a.html", "hello"));
-    return c;
-}
+inline TestChangeset one_file_changeset() { return make_changeset({write_op("a.html", "hello")}); }
 
 inline std::string write_sample(const TempDir& dir, const std::string& name) {
     Sample s = sample();
     MemoryFeed feed(s.feed);
     std::string file = (dir / name).string();
-    write_archive(file, s.changeset, feed);
+    write_archive(file, s.changeset.changeset(), feed);
     return file;
 }
 
 // ---- hostile archives, written with libarchive directly ---------------------
 
-inline RawEntry metadata_entry(const Changeset& c) { return {kArchiveMetadata, encode(c)}; }
+inline RawEntry metadata_entry(const TestChangeset& c) { return {kArchiveMetadata, encode_header(c.header)}; }
+inline RawEntry ops_entry(const TestChangeset& c) { return {kArchiveOps, c.ops_text()}; }
 inline RawEntry manifest_entry() { return {kArchiveManifest, "manifest"}; }
+// The two entries every archive starts with.
+inline std::vector<RawEntry> head(const TestChangeset& c, std::vector<RawEntry> rest) {
+    std::vector<RawEntry> all{metadata_entry(c), ops_entry(c)};
+    all.insert(all.end(), rest.begin(), rest.end());
+    return all;
+}
 
 // ---- hand-made archives, for headers libarchive would have to back with data
 
-// The metadata entry, then an entry whose header claims `claimed` bytes backed
-// by `zero_mib` MiB of zeros in repeated zstd frames: a tiny file that would
-// decompress to `claimed` bytes.
+// The metadata and operation entries, then an entry whose header claims
+// `claimed` bytes backed by `zero_mib` MiB of zeros in repeated zstd frames: a
+// tiny file that would decompress to `claimed` bytes.
 // With no changeset, the claiming entry comes first.
-inline void write_bomb(const std::string& file, const Changeset* c, const std::string& name, std::uint64_t claimed,
-                int zero_mib) {
-    std::string head;
-    if (c) head = ustar_header(kArchiveMetadata, encode(*c).size()) + padded(encode(*c));
-    std::string out = zstd_frame(head + ustar_header(name, claimed));
+inline void write_bomb(const std::string& file, const TestChangeset* c, const std::string& name,
+                       std::uint64_t claimed, int zero_mib) {
+    std::string start;
+    if (c) {
+        std::string meta = encode_header(c->header), ops = c->ops_text();
+        start = ustar_header(kArchiveMetadata, meta.size()) + padded(meta) + ustar_header(kArchiveOps, ops.size()) +
+                padded(ops);
+    }
+    std::string out = zstd_frame(start + ustar_header(name, claimed));
     std::string mib = zstd_frame(std::string(1 << 20, '\0'));
     for (int i = 0; i < zero_mib; ++i) out += mib;
     write_file(file, out);

@@ -25,7 +25,8 @@ TEST(Archive, RoundTripKeepsChangesetAndBytes) {
     std::string file = write_sample(dir, "cs.tar.zst");
     Sample s = sample();
     ArchiveReader reader(file);
-    EXPECT_EQ(reader.changeset(), s.changeset);
+    EXPECT_EQ(reader.changeset().header, s.changeset.header);
+    EXPECT_EQ(read_file(reader.changeset().ops), s.changeset.ops_text());
     std::vector<Item> items = collect(reader);
     ASSERT_EQ(items.size(), s.feed.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
@@ -63,9 +64,10 @@ TEST(Archive, EntriesAreNormalisedAndInOrder) {
     }
     archive_read_free(a);
     Sample s = sample();
-    ASSERT_EQ(names.size(), s.feed.size() + 1);
-    EXPECT_EQ(names.front(), kArchiveMetadata);
-    EXPECT_EQ(names[1], s.feed[0].name);  // files in op order
+    ASSERT_EQ(names.size(), s.feed.size() + 2);
+    EXPECT_EQ(names[0], kArchiveMetadata);
+    EXPECT_EQ(names[1], kArchiveOps);
+    EXPECT_EQ(names[2], s.feed[0].name);  // files in op order
     EXPECT_EQ(names.back(), kArchiveManifest);
 }
 
@@ -73,7 +75,7 @@ TEST(Archive, WriteReplacesAnExistingFile) {
     TempDir dir;
     write_file(dir / "cs.tar.zst", "old");
     std::string file = write_sample(dir, "cs.tar.zst");
-    EXPECT_EQ(ArchiveReader(file).changeset(), sample().changeset);
+    EXPECT_EQ(ArchiveReader(file).changeset().header, sample().changeset.header);
 }
 
 TEST(Archive, ReadingTwiceIsRefused) {
@@ -116,12 +118,12 @@ TEST(Archive, StreamsThroughStdoutAndStdin) {
         Redirect out(1, piped, O_WRONLY | O_CREAT | O_TRUNC);
         Sample s = sample();
         MemoryFeed feed(s.feed);
-        write_archive("-", s.changeset, feed);
+        write_archive("-", s.changeset.changeset(), feed);
     }
     EXPECT_TRUE(read_file(piped) == read_file(write_sample(dir, "file.tar.zst")));
     Redirect in(0, piped, O_RDONLY);
     ArchiveReader reader("-");
-    EXPECT_EQ(reader.changeset(), sample().changeset);
+    EXPECT_EQ(reader.changeset().header, sample().changeset.header);
     EXPECT_EQ(collect(reader).size(), sample().feed.size());
 }
 
@@ -129,12 +131,12 @@ TEST(Archive, StreamsThroughStdoutAndStdin) {
 
 namespace {
 
-void expect_write_fails(const Changeset& c, std::vector<Item> feed, const char* cause) {
+void expect_write_fails(const TestChangeset& c, std::vector<Item> feed, const char* cause) {
     TempDir dir;
     MemoryFeed memory(std::move(feed));
     std::string file = (dir / "cs.tar.zst").string();
     try {
-        write_archive(file, c, memory);
+        write_archive(file, c.changeset(), memory);
         ADD_FAILURE() << "written";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find(cause), std::string::npos) << e.what();
@@ -168,8 +170,23 @@ TEST(ArchiveWrite, FeedMissingAnItem) {
     expect_write_fails(one_file_changeset(), {{"files/a.html", "hello", 5}}, "ended before");
 }
 
+// Only a changeset that allows unportable names (Linux targets) can hold one;
+// an archive never carries it, as Windows would read it as traversal.
 TEST(ArchiveWrite, PathTheReaderWouldRefuse) {
-    Changeset c;
-    c.ops.push_back(write_op("dir\\a.html", "x"));
+    auto c = make_changeset({write_op("dir\\a.html", "x")}, false);
     expect_write_fails(c, {{"files/dir\\a.html", "x", 1}, {kManifestItem, "m", 1}}, "backslash");
+}
+
+// A feed that reads a live source checks it at the end: a changed source
+// never becomes an archive.
+TEST(ArchiveWrite, SourceThatChangedLeavesNoArchive) {
+    struct Changing : MemoryFeed {
+        using MemoryFeed::MemoryFeed;
+        void check_unchanged() override { throw SourceChanged("the source changed during the push"); }
+    };
+    TempDir dir;
+    Changing feed({{"files/a.html", "hello", 5}, {kManifestItem, "m", 1}});
+    std::string file = (dir / "cs.tar.zst").string();
+    EXPECT_THROW(write_archive(file, one_file_changeset().changeset(), feed), SourceChanged);
+    EXPECT_TRUE(boost::filesystem::is_empty(dir.path())) << "an archive was left";
 }

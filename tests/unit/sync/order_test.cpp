@@ -64,8 +64,8 @@ TEST(Symlinks, SourceLinksAreNotPushedAndTargetLinksAreReplacedNotFollowed) {
     auto report = sync::push((dir / "src").string(), {(dir / "t").string()}, {});
     ASSERT_TRUE(report.all_ok()) << report.targets[0].error;
     bool warned = false;
-    for (const auto& w : report.source.warnings) warned = warned || w.find("link-on-source") != std::string::npos;
-    EXPECT_TRUE(warned) << (report.source.warnings.empty() ? "no warnings" : report.source.warnings[0]);
+    for (const auto& w : report.source_scan.warnings) warned = warned || w.find("link-on-source") != std::string::npos;
+    EXPECT_TRUE(warned) << (report.source_scan.warnings.empty() ? "no warnings" : report.source_scan.warnings[0]);
     EXPECT_FALSE(fs::exists(fs::symlink_status(dir / "t/link-on-source")));
     EXPECT_FALSE(fs::is_symlink(dir / "t/evil"));
     EXPECT_EQ(read_file(dir / "t/evil/inside.html"), "real folder on the source");

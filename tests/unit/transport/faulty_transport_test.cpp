@@ -20,7 +20,7 @@ void scenario(Transport& t) {
     auto writer = t.create("d/f");
     writer->write("ab", 2);
     writer->write("cd", 2);
-    writer->commit();
+    writer->commit(transport::Flush::Now);
     (void)t.stat("d/f");
     (void)t.list("d");
     (void)read_all(t, "d/f");

@@ -21,7 +21,7 @@ inline std::string read_all(transport::Transport& t, const std::string& path) {
 inline void write_new(transport::Transport& t, const std::string& path, const std::string& content) {
     auto writer = t.create(path);
     writer->write(content.data(), content.size());
-    writer->commit();
+    writer->commit(transport::Flush::Now);
 }
 
 }  // namespace exmsync::testing

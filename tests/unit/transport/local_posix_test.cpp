@@ -17,7 +17,7 @@ namespace fs = boost::filesystem;
 TEST(PosixWriter, WriteFailureNamesTargetPathAndAdvice) {
     Fd full(::open("/dev/full", O_WRONLY | O_CLOEXEC));
     if (full.get() < 0) GTEST_SKIP() << "no /dev/full";
-    auto writer = make_fd_writer(std::move(full), true, "/srv/site", "a/b.html");
+    auto writer = make_fd_writer(std::move(full), "/srv/site", "a/b.html");
     try {
         writer->write("x", 1);
         FAIL() << "wrote to /dev/full";
@@ -32,10 +32,10 @@ TEST(PosixWriter, AFailedFlushIsNotRetried) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
     Fd read_end(fds[0]);
-    auto writer = make_fd_writer(Fd(fds[1]), true, "t", "p");
-    EXPECT_THROW(writer->commit(), Error);  // fsync of a pipe: EINVAL
+    auto writer = make_fd_writer(Fd(fds[1]), "t", "p");
+    EXPECT_THROW(writer->commit(Flush::Now), Error);  // fsync of a pipe: EINVAL
     try {
-        writer->commit();
+        writer->commit(Flush::Now);
         FAIL() << "a second commit was attempted";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("already committed"), std::string::npos) << e.what();
@@ -46,9 +46,9 @@ TEST(PosixWriter, NoFlushCommitOnlyCloses) {
     int fds[2];
     ASSERT_EQ(::pipe(fds), 0);
     Fd read_end(fds[0]);
-    auto writer = make_fd_writer(Fd(fds[1]), false, "t", "p");
+    auto writer = make_fd_writer(Fd(fds[1]), "t", "p");
     writer->write("ab", 2);
-    EXPECT_NO_THROW(writer->commit());  // no fsync, so the pipe is fine
+    EXPECT_NO_THROW(writer->commit(Flush::Deferred));  // no fsync, so the pipe is fine
     char buffer[4];
     EXPECT_EQ(::read(read_end.get(), buffer, sizeof buffer), 2);
     EXPECT_EQ(::read(read_end.get(), buffer, sizeof buffer), 0);  // closed

@@ -131,7 +131,7 @@ TEST_F(LocalTest, CreateWritesANewFile) {
     writer->write("hello ", 6);
     writer->write("world", 5);
     writer->write("", 0);
-    writer->commit();
+    writer->commit(Flush::Now);
     EXPECT_EQ(read_file(root / "d" / "new"), "hello world");
 }
 
@@ -153,9 +153,9 @@ TEST_F(LocalTest, CreateNeedsTheParent) {
 
 TEST_F(LocalTest, WriterAfterCommitThrows) {
     auto writer = t->create("f");
-    writer->commit();
+    writer->commit(Flush::Now);
     EXPECT_THROW(writer->write("x", 1), Error);
-    EXPECT_THROW(writer->commit(), Error);
+    EXPECT_THROW(writer->commit(Flush::Now), Error);
     EXPECT_EQ(fs::file_size(root / "f"), 0u);
 }
 
@@ -169,10 +169,12 @@ TEST_F(LocalTest, UncommittedWriterLeavesThePartialFile) {
 }
 
 TEST_F(LocalTest, DeferredFlushStillWritesAndFlushAllSucceeds) {
-    auto deferred = make_local_transport(root, OpenOptions{.flush_each_file = false});
-    write_new(*deferred, "a", "one");
-    write_new(*deferred, "b", "two");
-    deferred->flush_all();
+    for (auto [name, text] : {std::pair{"a", "one"}, std::pair{"b", "two"}}) {
+        auto writer = t->create(name);
+        writer->write(text, 3);
+        writer->commit(Flush::Deferred);
+    }
+    t->flush_all();
     EXPECT_EQ(read_file(root / "a"), "one");
     EXPECT_EQ(read_file(root / "b"), "two");
 }

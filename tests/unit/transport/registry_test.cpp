@@ -59,10 +59,10 @@ TEST(OpenTransport, MissingRootSaysWhatToDo) {
 
 TEST(OpenTransport, SshAndSmbAreNotBuiltYetAndHidePasswords) {
     const std::string ssh = error_of("ssh://deploy:hunter2@cm2.corp.local/srv/site");
-    EXPECT_TRUE(contains(ssh, "ssh:// is not supported yet by this build")) << ssh;
+    EXPECT_TRUE(contains(ssh, "ssh:// is not supported by this build yet")) << ssh;
     EXPECT_FALSE(contains(ssh, "hunter2")) << ssh;
     const std::string smb = error_of("smb://CORP;deploy:hunter2@dds1/wwwroot/Website");
-    EXPECT_TRUE(contains(smb, "smb:// is not supported yet by this build")) << smb;
+    EXPECT_TRUE(contains(smb, "smb:// is not supported by this build yet")) << smb;
     EXPECT_FALSE(contains(smb, "hunter2")) << smb;
 }
 
@@ -77,6 +77,25 @@ TEST(OpenTransport, WindowsSharePathAsksForAMount) {
     const std::string message = error_of("\\\\server\\share\\Website");
     EXPECT_TRUE(contains(message, "Windows share path")) << message;
     EXPECT_TRUE(contains(message, "mount")) << message;
+}
+
+// Every place a location cannot be reached gives the same advice, so that no
+// message sends the user on to another that cannot help either.
+TEST(OpenTransport, UnreachableLocationsGiveOneAdvice) {
+#ifdef _WIN32
+    GTEST_SKIP() << "drive and share paths are local on Windows";
+#endif
+    const std::string advice = "mount the server's share or folder on this machine";
+    for (const char* location : {"C:\\inetpub\\wwwroot\\Website", "c:/inetpub", "\\\\dds1\\wwwroot\\Website",
+                                 "//dds1/wwwroot", "ssh://deploy@cm2/srv/site", "smb://dds1/wwwroot/Website",
+                                 "file://dds1/wwwroot"}) {
+        const std::string message = error_of(location);
+        EXPECT_TRUE(contains(message, advice)) << location << ": " << message;
+        EXPECT_FALSE(contains(message, "use smb://")) << location << ": " << message;
+    }
+    EXPECT_TRUE(contains(error_of("C:\\inetpub\\wwwroot"), "Windows drive path"));
+    // A drive-like name that is not a drive path stays an ordinary folder name.
+    EXPECT_TRUE(local_location("C:relative").has_value());
 }
 
 TEST(RedactUrl, HidesThePassword) {
