@@ -44,6 +44,10 @@ void stage_records(StateFolder& state, const std::string& apply_id, const Change
     HistoryRecord record{apply_id, options.kind, platform::utc_now(), platform::host_name(), cs.header,
                          options.drift_count};
     state.write_new(dir + "/record.json", encode_record(record));
+    // The marker that turns the journal around, made now: on a full disk a
+    // commit must still be able to switch to undo, and a rename needs no
+    // room where a new file would.
+    state.write_new(dir + "/undo", apply_id + "\n");
     state.copy_in(cs.ops, dir + "/ops", transport::Flush::Deferred);
     if (options.drift) state.copy_in(*options.drift, dir + "/drift", transport::Flush::Deferred);
     if (!History(state).empty()) return;
@@ -99,8 +103,8 @@ void drop_journal(StateFolder& state, const std::string& apply_id) {
                           const StepFailed& back) {
     std::string stopped = forward ? " stopped at " + show(forward->path()) + " (" + forward->what() + ") and" : "";
     throw BlockedError(state.where() + ": the commit of " + apply_id + stopped + " cannot be undone at " +
-                       show(back.path()) + ": " + back.what() + "; the target stays locked with its journal: fix " +
-                       show(back.path()) + ", then run 'exmsync recover " + state.describe() + "'");
+                       show(back.path()) + ": " + back.what() + "; the target stays locked with its journal until " +
+                       "that is fixed and 'exmsync recover " + state.describe() + "' is run");
 }
 
 // Switches the journal to undo (durably, before the first step back), takes
@@ -108,7 +112,9 @@ void drop_journal(StateFolder& state, const std::string& apply_id) {
 // cannot be taken back.
 void undo(StateFolder& state, Commit& commit, const std::string& apply_id, const StepFailed* cause) {
     if (!state.exists(layout::kUndo)) {
-        state.write_new(layout::kUndo, apply_id + "\n");
+        const std::string reserved = layout::staging(apply_id) + "/undo";
+        if (state.exists(reserved)) state.transport().rename(reserved, layout::kUndo);
+        else state.write_new(layout::kUndo, apply_id + "\n");
         state.transport().flush_dir(layout::kDir);
     }
     try {
@@ -302,7 +308,6 @@ ApplyReport DirectTarget::apply(const Changeset& cs, ContentFeed& content, const
         watch.lap("staging");
         preflight(state_, apply_id, cs.header, touches.path(), journal_file.path());
         watch.lap("pre-flight");
-        if (options.before_commit) options.before_commit();
         write_journal_draft(state_, journal_file.path());
         t_.rename(kJournalDraft, layout::kJournal);  // atomic: there is a journal, or there is none
     } catch (...) {
@@ -316,6 +321,7 @@ ApplyReport DirectTarget::apply(const Changeset& cs, ContentFeed& content, const
     Commit commit(state_, *journal);
     try {
         t_.flush_dir(layout::kDir);
+        if (options.before_commit) options.before_commit();
         commit.run();
         commit.flush();
     } catch (const StepFailed& failure) {

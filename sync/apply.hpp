@@ -67,8 +67,8 @@ struct ApplyOptions {
     // "old hash TAB escaped path" per line), kept in history.
     std::optional<boost::filesystem::path> drift;
     std::uint64_t drift_count = 0;
-    // Called after the pre-flight, just before the journal is written: the
-    // tests change the target there, where no check can see it coming.
+    // Called once the journal is in place, just before the first commit
+    // step: the tests change the target there, where no check can see it.
     std::function<void()> before_commit;
 };
 

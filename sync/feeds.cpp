@@ -30,7 +30,7 @@ public:
     std::size_t read(char* buffer, std::size_t size) override {
         std::size_t n = inner_.read(buffer, size);
         bytes_ += n;
-        if (bytes_ > op_.size) source_changed(source_, op_.path, "grew");
+        if (bytes_ > op_.size) source_changed(source_, op_.path, "changed (it grew)");
         hasher_.update(buffer, n);
         if (n == 0 && (bytes_ != op_.size || hasher_.digest() != op_.hash)) source_changed(source_, op_.path, "changed");
         return n;

@@ -317,7 +317,11 @@ void Commit::backward(const Step& s) {
                 // A renamed file whose source was never moved to the backup:
                 // the commit stopped before it, nothing of this step ran.
                 if (s.kind == Kind::Move && holds(s.other, s.content)) return;
-                throw StepFailed(s.path, "its new content is no longer there to be taken back");
+                // New content someone removed: the old state does not need it
+                // (a renamed file's old content does, and is gone with it).
+                if (s.kind == Kind::Place && !state_.exists(s.path)) return;
+                throw StepFailed(s.path, "it holds content this apply did not put there (changed by hand during the "
+                                         "apply); move it aside");
             }
             case Kind::Unmkdir: {
                 // Not a folder: the file it replaced is back already (undoing
@@ -342,7 +346,7 @@ void Commit::backward(const Step& s) {
                     return;
                 }
                 if (state_.exists(s.path))
-                    throw StepFailed(s.path, "something was put in its place; its old content is kept in " + show(from));
+                    throw StepFailed(s.path, "something was put in its place; move it aside (its old content is kept in " + show(from) + ")");
                 rename(from, s.path, s.path);
                 if (!s.other.empty()) t.set_mtime(s.path, s.mtime_ns);
                 return;

@@ -157,6 +157,12 @@ std::unique_ptr<Drift> find_drift(DirectTarget& target, const FilterSpec& filter
     plain.detect_renames = false;
     manifest::LineWriter out(drift->file.path());
     manifest::diff_streams(a, b, plain, [&](const manifest::Change& c) {
+        // A folder that appeared or went, alone, is no edit of content: one
+        // holding only files outside the sync set shows up that way.
+        auto folder = [](const std::optional<manifest::Entry>& e) {
+            return !e || e->type == manifest::EntryType::Directory;
+        };
+        if (folder(c.before) && folder(c.after)) return;
         out.add((c.before ? c.before->hash.hex() : "-") + "\t" + manifest::escape_path(c.path));
         if (drift->shown.size() < kDriftShown) drift->shown.push_back({c.path, c.before});
         ++drift->count;

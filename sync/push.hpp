@@ -33,7 +33,7 @@ struct PushOptions {
     bool dry_run = false;             // plan and report; change nothing, not even a lock
     // Targets pushed at once (each has its own transport); 0: one per core.
     unsigned parallel = 0;
-    // Tests: runs just before each target's journal is written.
+    // Tests: runs just before each target's commit begins.
     std::function<void()> before_commit;
 };
 
