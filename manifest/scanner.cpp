@@ -300,7 +300,7 @@ ScanResult Scan::run(ManifestWriter& out) {
     if (!root_stat || root_stat->kind != FileKind::Directory)
         throw Error("cannot scan " + root_.string() + ": no such folder; check the path (is the share mounted?)");
 
-    scan_start_ = now_ns();
+    scan_start_ = options_.started_ns ? *options_.started_ns : now_ns();
     if (options_.cache_out) new_cache_.emplace(*options_.cache_out);
     if (options_.hidden_out) hidden_.emplace(*options_.hidden_out);
 

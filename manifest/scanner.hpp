@@ -31,6 +31,9 @@ struct ScanOptions {
     bool record_symlinks = true;
     unsigned threads = 0;  // 0: one per core
     int attempts = 3;      // hashes of a file that keeps changing
+    // When the scan counts as started, for the racy-clean rule (default:
+    // now). Tests put it later instead of waiting for the window to pass.
+    std::optional<std::int64_t> started_ns;
 };
 
 struct ScanStats {

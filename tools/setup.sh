@@ -11,7 +11,8 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libssh-dev libsmbclient-dev libutf8proc-dev
   # tests: GoogleTest, real peers to compare against, real servers on loopback
-  libgtest-dev googletest xxhash rsync zstd openssh-server openssh-client samba smbclient
+  libgtest-dev googletest xxhash rsync zstd openssh-server openssh-client samba smbclient faketime
+  python3-jsonschema
   # benchmarks
   time hyperfine procps findutils
 )
