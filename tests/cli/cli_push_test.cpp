@@ -248,3 +248,47 @@ TEST_F(Push, PackWithMissingSourceOrBaseIsExitTwo) {
 }
 
 }  // namespace
+
+// An archive is applied once: again, it is "already applied" (exit 0, nothing
+// touched); replayed after a newer one, or packed against a state the target
+// has left, it is refused with the roots named and the target unchanged.
+TEST_F(Push, ReplayedAndStaleArchivesAreRefusedAndASecondApplyIsANoOp) {
+    const fs::path& t = targets[0];
+    ASSERT_EQ(cli_run("push " + q(src) + " " + q(t)).exit_code, 0);
+    auto pack_for = [&](const std::string& name) {
+        EXPECT_EQ(cli_run("manifest " + q(t) + " -o " + q(work / (name + ".base"))).exit_code, 0);
+        auto p = cli_run("pack " + q(src) + " --base " + q(work / (name + ".base")) + " -o " + q(work / name));
+        EXPECT_EQ(p.exit_code, 0) << p.err;
+        return work / name;
+    };
+    TreeMaker(21).mutate(src);
+    fs::path first = pack_for("first.tar.zst");
+    ASSERT_EQ(cli_run("apply " + q(first) + " " + q(t)).exit_code, 0);
+    auto again = cli_run("apply " + q(first) + " " + q(t));
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_NE(again.out.find("already holds changeset"), std::string::npos) << again.out;
+    auto again_json = cli_run("apply --json " + q(first) + " " + q(t));
+    EXPECT_EQ(nlohmann::json::parse(again_json.out)["already_applied"], true);
+
+    write_file(src / "late.html", "<html>late</html>");
+    fs::path stale = pack_for("stale.tar.zst");  // for the state after `first`, like `second`
+    write_file(src / "later.html", "<html>later</html>");
+    fs::path second = pack_for("second.tar.zst");
+    ASSERT_EQ(cli_run("apply " + q(second) + " " + q(t)).exit_code, 0);
+    write_file(src / "third.html", "<html>third</html>");
+    ASSERT_EQ(cli_run("push " + q(src) + " " + q(t)).exit_code, 0);  // the target moves on
+
+    std::string before = manifest_of(t);
+    std::string history = history_of(t);
+    for (const fs::path& archive : {first, stale}) {
+        auto r = cli_run("apply --json " + q(archive) + " " + q(t));
+        EXPECT_EQ(r.exit_code, 2) << archive << ": " << r.out;
+        auto doc = nlohmann::json::parse(r.out);
+        EXPECT_EQ(doc["ok"], false);
+        EXPECT_EQ(doc["error"]["code"], "base-mismatch");
+        EXPECT_NE(r.err.find("was made for root"), std::string::npos) << r.err;
+        EXPECT_EQ(manifest_of(t), before);
+        EXPECT_EQ(history_of(t), history);
+        EXPECT_EQ(leftovers(t), "");
+    }
+}
