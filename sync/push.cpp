@@ -96,8 +96,8 @@ void check_overlaps(const fs::path& source, const std::vector<std::string>& targ
                                "or exclude it");
         for (const auto& [id, other] : seen)
             if (id == chain.front())
-                throw OverlapError("target " + name + " is listed twice (also as " + other +
-                                   "); give each target once");
+                throw OverlapError("target " + name + " is listed twice" +
+                                   (other == name ? "" : " (also as " + other + ")") + "; give each target once");
         seen.emplace_back(chain.front(), name);
     }
 }

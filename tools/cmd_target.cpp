@@ -61,6 +61,7 @@ int run_apply(const TargetArgs& args, Output& out) {
     if (out.json) {
         nlohmann::json result = json_head(out, true);
         result["target"] = where;
+        result["status"] = report.already_applied ? "in_sync" : "updated";
         result["archive"] = args.archive;
         result["changeset"] = changeset.header.id();
         result["apply_id"] = report.apply_id;
@@ -172,6 +173,7 @@ int run_rollback(const TargetArgs& args, Output& out) {
         report::JsonWriter json(std::cout);
         nlohmann::json head = json_head(out, true);
         head["target"] = where;
+        head["status"] = changeset.header.empty() ? "in_sync" : args.dry_run ? "would_update" : "updated";
         head["to"] = report.to_apply;
         head["dry_run"] = args.dry_run;
         head["apply_id"] = report.applied.apply_id;

@@ -106,7 +106,7 @@ int fail(const Output& out, const std::string& code, const std::string& message,
 // The message CLI11 gives, with a suggestion for an option that was mistyped.
 std::string parse_message(const CLI::ParseError& e, const CLI::App* command) {
     std::string message = e.what();
-    if (!command || e.get_name() != "ExtrasError") return message;
+    if (!command || !dynamic_cast<const CLI::ExtrasError*>(&e)) return message;
     auto colon = message.rfind(": ");
     std::string extra = colon == std::string::npos ? "" : message.substr(colon + 2);
     extra = extra.substr(0, extra.find(' '));
@@ -141,22 +141,39 @@ int main(int argc, char** argv) {
         commands[c.name] = {sub, c.add(*sub)};
         names.push_back(c.name);
     }
-    std::string help_topic;
-    CLI::App* help = app.add_subcommand("help", "Show the help of exmsync or of one command");
-    help->add_option("COMMAND", help_topic, "The command to explain");
+    // Listed with the others; answered below, before parsing, since its
+    // argument is itself a command name.
+    app.add_subcommand("help", "Show the help of exmsync, or of one command: exmsync help COMMAND");
 
     Output out;
     out.json = wants_json(argc, argv);
     // The command is the first argument that is not an option.
-    std::string typed;
-    for (int i = 1; i < argc && typed.empty(); ++i)
-        if (argv[i][0] != '-') typed = argv[i];
-    if (!typed.empty() && typed != "help" && !commands.count(typed)) {
+    std::string typed, help_topic;
+    int at = 1;
+    for (; at < argc && typed.empty(); ++at)
+        if (argv[at][0] != '-') typed = argv[at];
+    if (typed == "help") {
+        for (; at < argc && help_topic.empty(); ++at)
+            if (argv[at][0] != '-') help_topic = argv[at];
+        if (help_topic.empty()) {
+            std::cout << app.help();
+            return kOk;
+        }
+        if (!commands.count(help_topic)) {
+            std::string guess = closest(help_topic, names);
+            return fail(out, "usage",
+                        "no command '" + help_topic + "'" + (guess.empty() ? "" : "; did you mean '" + guess + "'?"),
+                        true);
+        }
+        std::cout << commands[help_topic].first->help("exmsync");
+        return kOk;
+    }
+    if (!typed.empty() && !commands.count(typed)) {
         std::string guess = closest(typed, names);
         return fail(out, "usage", "unknown command '" + typed + "'" + (guess.empty() ? "" : "; did you mean '" + guess + "'?"),
                     true);
     }
-    out.command = typed == "help" ? "" : typed;
+    out.command = typed;
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -168,18 +185,9 @@ int main(int argc, char** argv) {
         const CLI::App* command = out.command.empty() ? &app : commands[out.command].first;
         return fail(out, "usage", parse_message(e, command), true);
     }
-    if (help->parsed() || typed.empty()) {
-        if (help_topic.empty()) {
-            std::cout << app.help();
-            return typed.empty() ? kError : kOk;
-        }
-        if (!commands.count(help_topic)) {
-            std::string guess = closest(help_topic, names);
-            return fail(out, "usage", "no command '" + help_topic + "'" + (guess.empty() ? "" : "; did you mean '" + guess + "'?"),
-                        true);
-        }
-        std::cout << commands[help_topic].first->help();
-        return kOk;
+    if (typed.empty()) {  // options only: say what there is to do
+        std::cerr << app.help();
+        return kError;
     }
     out.quiet = quiet;
     exmsync::log::setup(quiet ? -1 : verbose);

@@ -12,7 +12,7 @@ packages=(
   libssh-dev libsmbclient-dev libutf8proc-dev
   # tests: GoogleTest, real peers to compare against, real servers on loopback
   libgtest-dev googletest xxhash rsync zstd openssh-server openssh-client samba smbclient faketime
-  python3-jsonschema
+  python3-jsonschema bash-completion
   # benchmarks
   time hyperfine procps findutils
 )
