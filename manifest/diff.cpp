@@ -199,27 +199,37 @@ void pair_contents(const boost::filesystem::path& removed, const boost::filesyst
     });
 }
 
+// A file of records, sorted into `out`.
+void sort_file(const boost::filesystem::path& in, const boost::filesystem::path& out) {
+    ExternalSorter sorter(bytes_less);
+    LineReader reader(in);
+    std::string line;
+    while (reader.next(line)) sorter.add(line);
+    sorter.finish(out);
+}
+
 DiffSummary diff_with_renames(EntryStream& a, EntryStream& b, const ChangeSink& sink) {
-    TempFile changes, removed, added;
-    ExternalSorter removed_sort(bytes_less), added_sort(bytes_less);
+    // Keys go to plain files first: a first push (nothing removed) or a
+    // clean-up (nothing added) has no renames, and then sorts nothing.
+    TempFile changes, removed_keys, added_keys, removed, added;
+    LineWriter out(changes.path()), removed_out(removed_keys.path()), added_out(added_keys.path());
     std::uint64_t sequence = 0;
-    LineWriter out(changes.path());
     DiffSummary summary = merge_join(a, b, [&](const Change& c) {
         if (c.kind == ChangeKind::Removed && c.before->type == EntryType::File)
-            removed_sort.add(content_key(*c.before, sequence));
+            removed_out.add(content_key(*c.before, sequence));
         if (c.kind == ChangeKind::Added && c.after->type == EntryType::File)
-            added_sort.add(content_key(*c.after, sequence));
+            added_out.add(content_key(*c.after, sequence));
         out.add(change_record(c));
         ++sequence;
     });
-    out.close();
+    for (auto* w : {&out, &removed_out, &added_out}) w->close();
 
     TempFile new_pairs, old_pairs;
     {
         ExternalSorter new_side(bytes_less), old_side(bytes_less);
-        if (removed_sort.count() > 0 && added_sort.count() > 0) {
-            removed_sort.finish(removed.path());
-            added_sort.finish(added.path());
+        if (removed_out.count() > 0 && added_out.count() > 0) {
+            sort_file(removed_keys.path(), removed.path());
+            sort_file(added_keys.path(), added.path());
             pair_contents(removed.path(), added.path(), new_side, old_side, changes.path());
         }
         new_side.finish(new_pairs.path());

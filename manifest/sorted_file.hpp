@@ -72,7 +72,9 @@ public:
     // A strict weak order on whole records.
     using Less = std::function<bool(std::string_view, std::string_view)>;
 
-    static constexpr std::size_t kDefaultMemory = 4u << 20;
+    // Small enough that a sort's buffer is a few percent of a scan's memory,
+    // large enough that a million records make under a hundred runs.
+    static constexpr std::size_t kDefaultMemory = 2u << 20;
     static constexpr std::size_t kMaxFanIn = 16;
 
     explicit ExternalSorter(Less less, std::size_t memory = kDefaultMemory);
