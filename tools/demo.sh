@@ -58,6 +58,6 @@ step "The push: the hand edit is reported as drift, overwritten, and kept in the
     "$exmsync" push cm1/Website cm2/Website dds1/Website
 step "In sync again" "$exmsync" diff cm1/Website dds1/Website
 echo "exit $?"
-step "dds1's history: every applied changeset, each one can be rolled back to" \
-    "$exmsync" history --root dds1/Website
-say "Done. The demo servers are in $demo; try: $exmsync rollback --root $demo/dds1/Website --to 000001 --dry-run"
+step "dds1's history: every apply, each one can be rolled back to; 000000 is dds1 before exmsync" \
+    "$exmsync" history dds1/Website
+say "Done. The demo servers are in $demo; try: $exmsync rollback $demo/dds1/Website --to 000000 --dry-run"
