@@ -15,6 +15,7 @@
 #include "manifest/names.hpp"
 #include "manifest/sorted_file.hpp"
 #include "manifest/stat_cache.hpp"
+#include "manifest/tree.hpp"
 
 namespace exmsync::manifest {
 namespace {
@@ -41,13 +42,13 @@ struct Item {
 // file hashes, and the caller's thread writes items out in order.
 class Scan {
 public:
-    Scan(const fs::path& root, const ScanOptions& options)
-        : root_(root), options_(options), cache_(options.cache_in ? *options.cache_in : fs::path()) {}
+    Scan(Tree& tree, const ScanOptions& options)
+        : tree_(tree), options_(options), cache_(options.cache_in ? *options.cache_in : fs::path()) {}
 
     ScanResult run(ManifestWriter& out);
 
 private:
-    void walk(const std::string& rel, const fs::path& dir);
+    void walk(const std::string& rel);
     void warn(std::string text) {
         if (walk_warnings_.size() < kMaxWarningsKept) walk_warnings_.push_back(std::move(text));
         ++walk_warning_count_;
@@ -59,10 +60,12 @@ private:
     void flush_batch();
     std::vector<std::unique_ptr<Item>> take_ready();
     void record(Item& item, ManifestWriter& out, ScanResult& result);
-    std::unique_ptr<Item> make_item(const std::string& rel, const fs::path& full, const FileStat& st);
+    std::unique_ptr<Item> make_item(const std::string& rel, const FileStat& st);
+    // A path for messages: where the tree is, and the path in it.
+    std::string shown(const std::string& rel) const { return tree_.describe() + "/" + rel; }
     void stop_all();
 
-    fs::path root_;
+    Tree& tree_;
     const ScanOptions& options_;
     StatCacheReader cache_;
     std::vector<std::string> walk_warnings_;
@@ -85,14 +88,14 @@ private:
     std::exception_ptr walk_error_;
 };
 
-std::unique_ptr<Item> Scan::make_item(const std::string& rel, const fs::path& full, const FileStat& st) {
+std::unique_ptr<Item> Scan::make_item(const std::string& rel, const FileStat& st) {
     auto item = std::make_unique<Item>();
     item->entry.path = rel;
     item->stat = st;
     switch (st.kind) {
         case FileKind::Directory: item->entry.type = EntryType::Directory; break;
         case FileKind::Symlink: {
-            std::string target = manifest::read_symlink(full);
+            std::string target = tree_.read_symlink(rel);
             item->entry.type = EntryType::Symlink;
             item->entry.size = target.size();
             item->entry.hash = hash_bytes(target);
@@ -114,10 +117,10 @@ std::unique_ptr<Item> Scan::make_item(const std::string& rel, const fs::path& fu
     return item;
 }
 
-void Scan::walk(const std::string& rel, const fs::path& dir) {
+void Scan::walk(const std::string& rel) {
     bool holds_hidden = false;
     std::vector<std::pair<std::string, const DirChild*>> kept;
-    auto children = list_directory(dir);
+    auto children = tree_.list(rel);
     for (auto& child : children) {
         std::string path = rel.empty() ? child.name : rel + "/" + child.name;
         const FileStat& st = child.stat;
@@ -144,9 +147,8 @@ void Scan::walk(const std::string& rel, const fs::path& dir) {
     // Listed before its subtree, which keeps the list in manifest order.
     if (holds_hidden && !rel.empty() && hidden_) hidden_->add(escape_path(rel));
     for (auto& [path, child] : kept) {
-        fs::path full = dir / child->name;
-        add(make_item(path, full, child->stat));
-        if (child->stat.kind == FileKind::Directory) walk(path, full);
+        add(make_item(path, child->stat));
+        if (child->stat.kind == FileKind::Directory) walk(path);
     }
 }
 
@@ -175,7 +177,7 @@ void Scan::flush_batch() {
 
 void Scan::walk_thread() {
     try {
-        walk("", root_);
+        walk("");
         flush_batch();
         if (hidden_) hidden_->close();
     } catch (...) {
@@ -189,23 +191,21 @@ void Scan::walk_thread() {
 }
 
 void Scan::hash_item(Item& item) {
-    // Worked out here rather than kept per item: the queue stays small.
-    const fs::path full = root_ / item.entry.path;
+    const std::string& path = item.entry.path;
     for (int attempt = 0; attempt < options_.attempts; ++attempt) {
-        if (auto hashed = hash_file(full, item.stat)) {
+        if (auto hashed = tree_.hash(path, item.stat)) {
             item.entry.hash = hashed->hash;
             item.bytes_read += hashed->bytes_read;
             return;
         }
-        auto now = stat_if_exists(full);
-        if (!now)
-            throw Error("'" + full.string() + "' disappeared while it was hashed; run the scan again");
+        auto now = tree_.stat(path);
+        if (!now) throw Error("'" + shown(path) + "' disappeared while it was hashed; run the scan again");
         if (now->kind != FileKind::File)
-            throw Error("'" + full.string() + "' stopped being a regular file while it was hashed; run the scan again");
+            throw Error("'" + shown(path) + "' stopped being a regular file while it was hashed; run the scan again");
         item.stat = *now;
         item.entry.size = now->size;
     }
-    throw Error("'" + full.string() + "' kept changing while it was hashed (" + std::to_string(options_.attempts) +
+    throw Error("'" + shown(path) + "' kept changing while it was hashed (" + std::to_string(options_.attempts) +
                 " attempts); run again when it is quiet, or exclude it");
 }
 
@@ -296,16 +296,19 @@ void Scan::record(Item& item, ManifestWriter& out, ScanResult& result) {
 }
 
 ScanResult Scan::run(ManifestWriter& out) {
-    auto root_stat = stat_if_exists(root_);
+    auto root_stat = tree_.stat("");
     if (!root_stat || root_stat->kind != FileKind::Directory)
-        throw Error("cannot scan " + root_.string() + ": no such folder; check the path (is the share mounted?)");
+        throw Error("cannot scan " + tree_.describe() + ": no such folder; check the path (is the share mounted?)");
 
     scan_start_ = options_.started_ns ? *options_.started_ns : now_ns();
     if (options_.cache_out) new_cache_.emplace(*options_.cache_out);
     if (options_.hidden_out) hidden_.emplace(*options_.hidden_out);
 
     ScanResult result;
+    // This thread hashes too, so a tree that takes one reader at a time
+    // gets no hashing threads of its own.
     unsigned threads = options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+    if (tree_.parallelism() > 0) threads = std::min(threads, tree_.parallelism() - 1);
     std::vector<std::thread> workers;
     workers.emplace_back([this] { walk_thread(); });
     for (unsigned i = 0; i < threads; ++i) workers.emplace_back([this] { hash_thread(); });
@@ -339,9 +342,14 @@ ScanResult Scan::run(ManifestWriter& out) {
 
 }  // namespace
 
-ScanResult scan_tree(const fs::path& root, const ScanOptions& options, ManifestWriter& out) {
-    Scan scan(root, options);
+ScanResult scan_tree(Tree& tree, const ScanOptions& options, ManifestWriter& out) {
+    Scan scan(tree, options);
     return scan.run(out);
+}
+
+ScanResult scan_tree(const fs::path& root, const ScanOptions& options, ManifestWriter& out) {
+    auto tree = local_tree(root);
+    return scan_tree(*tree, options, out);
 }
 
 }  // namespace exmsync::manifest

@@ -13,6 +13,7 @@
 #include "manifest/entry.hpp"
 #include "manifest/filter.hpp"
 #include "manifest/format.hpp"
+#include "manifest/tree.hpp"
 
 namespace exmsync::manifest {
 
@@ -60,9 +61,11 @@ struct ScanResult {
 
 inline constexpr std::size_t kMaxWarningsKept = 50;
 
-// Scans `root` and writes every entry to `out` (then finishes it). Symlinks
+// Scans `tree` and writes every entry to `out` (then finishes it). Symlinks
 // are recorded, never followed. Throws Error naming the path for a missing
 // root, an unreadable file or folder, or a file that keeps changing.
+ScanResult scan_tree(Tree& tree, const ScanOptions& options, ManifestWriter& out);
+// The same for the local folder `root`.
 ScanResult scan_tree(const boost::filesystem::path& root, const ScanOptions& options, ManifestWriter& out);
 
 }  // namespace exmsync::manifest

@@ -12,6 +12,7 @@
 #include "sync/log.hpp"
 #include "sync/platform.hpp"
 #include "sync/stager.hpp"
+#include "sync/transport_tree.hpp"
 
 namespace exmsync::sync {
 namespace {
@@ -240,9 +241,9 @@ void DirectTarget::close() {
 manifest::ScanResult DirectTarget::scan(const FilterSpec& filter, const boost::filesystem::path& out,
                                         const std::optional<boost::filesystem::path>& hidden) {
     if (!lock_) throw Error("internal: scan of " + t_.describe() + " without its lock");
-    auto root = t_.local_path();
-    if (!root) throw Error("target " + t_.describe() + ": this build scans only folders and mounted shares");
-    // The stat cache is read and written through the transport: the state
+    // A local folder is scanned directly, on every core; any other backend
+    // through the transport. Either way the stat cache is read and written
+    // through the transport: the state
     // folder is never touched by local path.
     manifest::TempFile cache_in, cache_out;
     manifest::ScanOptions scan;
@@ -254,7 +255,9 @@ manifest::ScanResult DirectTarget::scan(const FilterSpec& filter, const boost::f
     scan.cache_out = cache_out.path();
     scan.hidden_out = hidden;
     manifest::ManifestWriter writer(out);
-    auto result = manifest::scan_tree(*root, scan, writer);
+    auto root = t_.local_path();
+    auto tree = root ? manifest::local_tree(*root) : transport_tree(t_);
+    auto result = manifest::scan_tree(*tree, scan, writer);
     // A cache is never relied on, so it is replaced without a flush.
     const std::string fresh = layout::kStatCache + ".new";
     if (state_.exists(fresh)) t_.remove(fresh);

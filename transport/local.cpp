@@ -82,6 +82,22 @@ public:
         return entries;
     }
 
+    std::string read_link(const std::string& path) override {
+        const Where where{root_, "read the link", path};
+        Located at = locate(split_path(root_, path), "read the link", path);
+        std::string target(256, '\0');
+        while (true) {
+            const ssize_t n = ::readlinkat(at.parent.get(), at.name.c_str(), target.data(), target.size());
+            if (n < 0 && errno == EINVAL) throw_error(where, "it is not a symlink");
+            if (n < 0) throw_errno(where, errno);
+            if (static_cast<std::size_t>(n) < target.size()) {
+                target.resize(static_cast<std::size_t>(n));
+                return target;
+            }
+            target.resize(target.size() * 2);
+        }
+    }
+
     std::unique_ptr<Reader> open_read(const std::string& path) override {
         const Where where{root_, "read", path};
         Located at = locate(split_path(root_, path), "read", path);

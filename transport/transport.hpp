@@ -148,6 +148,10 @@ public:
     // I/O or permission error): throws Error.
     virtual std::vector<DirEntry> list(const std::string& dir) = 0;
 
+    // The target text of a symlink (the link itself, never followed). Not
+    // found: throws NotFound. Failure (not a symlink, I/O): throws Error.
+    virtual std::string read_link(const std::string& path) = 0;
+
     // Opens a regular file for reading; never follows a symlink. Not found:
     // throws NotFound. Failure (a symlink, a folder or special file, I/O or
     // permission error): throws Error.

@@ -58,6 +58,7 @@ public:
     std::unique_ptr<transport::Reader> open_read(const std::string& path) override {
         return inner_.open_read(path);
     }
+    std::string read_link(const std::string& path) override { return inner_.read_link(path); }
     transport::Capabilities capabilities() const override { return inner_.capabilities(); }
     std::string removal_problem(const std::string& path) override { return inner_.removal_problem(path); }
     std::string creation_problem(const std::string& dir) override { return inner_.creation_problem(dir); }
