@@ -76,6 +76,9 @@ public:
         std::unique_ptr<DIR, DirCloser> stream(::fdopendir(folder.get()));
         if (!stream) throw_errno({root_, "list", dir}, errno);
         folder.release();  // the stream owns it now
+        // The root's descriptor is a dup, which shares its read position
+        // with every earlier listing of the root: start from the top.
+        ::rewinddir(stream.get());
         std::vector<DirEntry> entries = read_entries(stream.get(), dir);
         std::sort(entries.begin(), entries.end(),
                   [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });

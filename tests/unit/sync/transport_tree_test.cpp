@@ -42,4 +42,5 @@ TEST(TransportTree, WarmRescanThroughTheTreeReadsNothing) {
     EXPECT_GT(cold.stats.hashed_files, 0u);
     EXPECT_EQ(warm.stats.hashed_bytes, 0u);
     EXPECT_EQ(warm.root, cold.root);
+    EXPECT_EQ(read_file(out / "warm"), read_file(out / "cold"));
 }

@@ -179,6 +179,15 @@ TEST_F(LocalTest, DeferredFlushStillWritesAndFlushAllSucceeds) {
     EXPECT_EQ(read_file(root / "b"), "two");
 }
 
+// The root's descriptor is duplicated for each listing; a duplicate shares
+// the directory's read position, so a second listing must rewind.
+TEST_F(LocalTest, ListingTheRootTwiceGivesEverythingTwice) {
+    write_file(root / "a", "1");
+    write_file(root / "b", "2");
+    EXPECT_EQ(t->list("").size(), 2u);
+    EXPECT_EQ(t->list("").size(), 2u);
+}
+
 TEST_F(LocalTest, RenameMovesFilesAndFolders) {
     write_file(root / "f", "content");
     fs::create_directories(root / "d" / "inner");
