@@ -4,13 +4,17 @@
 // the new state, never a mix.
 #include "sync/apply.hpp"
 
+#include <boost/filesystem/operations.hpp>
 #include <chrono>
 
 #include "manifest/escape.hpp"
 #include "manifest/format.hpp"
+#include "sync/archive.hpp"
+#include "sync/drift.hpp"
 #include "sync/journal.hpp"
 #include "sync/log.hpp"
 #include "sync/platform.hpp"
+#include "sync/rollback.hpp"
 #include "sync/stager.hpp"
 #include "sync/transport_tree.hpp"
 
@@ -214,9 +218,81 @@ bool RecoverReport::nothing_done() const {
            staging_removed == 0 && backups_removed == 0 && !repaired_current;
 }
 
+struct DirectTarget::Scanned {
+    FilterSpec filter;
+    manifest::TempFile manifest, hidden;
+    std::unique_ptr<Drift> drift;  // null for a peek
+};
+
 DirectTarget::DirectTarget(transport::Transport& target) : t_(target), state_(target) {}
 
+DirectTarget::DirectTarget(std::unique_ptr<transport::Transport> target, std::string mode, std::string reason)
+    : owned_(std::move(target)), t_(*owned_), mode_(std::move(mode)), reason_(std::move(reason)), state_(t_) {}
+
 DirectTarget::~DirectTarget() = default;
+
+TargetScan DirectTarget::scan(const FilterSpec& filter) {
+    auto s = std::make_unique<Scanned>();
+    s->filter = filter;
+    TargetScan result;
+    result.scan = scan(filter, s->manifest.path(), s->hidden.path());
+    s->drift = find_drift(state_, filter, s->manifest.path(), result.scan.root);
+    result.drift = s->drift->shown;
+    result.drift_count = s->drift->count;
+    scanned_ = std::move(s);
+    return result;
+}
+
+TargetScan DirectTarget::peek(const FilterSpec& filter) {
+    auto s = std::make_unique<Scanned>();
+    s->filter = filter;
+    TargetScan result;
+    result.pending_journal = state_.exists(layout::kJournal);
+    result.scan = peek(filter, s->manifest.path(), s->hidden.path());
+    scanned_ = std::move(s);
+    return result;
+}
+
+void DirectTarget::fetch_manifest(const boost::filesystem::path& manifest, const boost::filesystem::path& hidden) {
+    if (!scanned_) throw Error("internal: the manifest of " + t_.describe() + " before a scan");
+    boost::filesystem::copy_file(scanned_->manifest.path(), manifest, boost::filesystem::copy_options::overwrite_existing);
+    boost::filesystem::copy_file(scanned_->hidden.path(), hidden, boost::filesystem::copy_options::overwrite_existing);
+}
+
+ApplyReport DirectTarget::apply(const Changeset& changeset, ContentFeed& content, const ApplyOptions& options) {
+    // The plan was made from a scan under the push's filter; an archive may
+    // carry another, and its base check must see what that filter sees.
+    if (!scanned_ || !scanned_->drift || !(scanned_->filter == changeset.header.filter)) scan(changeset.header.filter);
+    ApplyOptions with_drift = options;
+    if (!with_drift.drift && scanned_->drift->count > 0) {
+        with_drift.drift = scanned_->drift->file.path();
+        with_drift.drift_count = scanned_->drift->count;
+    }
+    return apply(changeset, content, scanned_->manifest.path(), with_drift);
+}
+
+ApplyReport DirectTarget::apply_archive(const std::string& file, const ApplyOptions& options) {
+    ArchiveReader archive(file);
+    return apply(archive.changeset(), archive, options);
+}
+
+std::vector<HistoryEntry> DirectTarget::history() {
+    History history(state_);
+    auto current = history.current();
+    std::vector<HistoryEntry> entries;
+    for (auto& r : history.records()) {
+        HistoryEntry e;
+        e.current = current && current->apply_id == r.apply_id;
+        e.rollback_possible = history.can_roll_back_to(r.apply_id);
+        e.record = std::move(r);
+        entries.push_back(std::move(e));
+    }
+    return entries;
+}
+
+RollbackReport DirectTarget::rollback(const std::string& to, const RollbackOptions& options) {
+    return sync::rollback(t_, to, options);
+}
 
 RecoverReport DirectTarget::open(bool break_stale_lock) {
     lock_ = std::make_unique<TargetLock>(state_, break_stale_lock);
@@ -236,6 +312,22 @@ RecoverReport DirectTarget::open(bool break_stale_lock) {
 void DirectTarget::close() {
     if (lock_) lock_->release();
     lock_.reset();
+}
+
+manifest::ScanResult DirectTarget::peek(const FilterSpec& filter, const boost::filesystem::path& out,
+                                        const std::optional<boost::filesystem::path>& hidden) {
+    manifest::TempFile cache;
+    manifest::ScanOptions scan;
+    scan.filter = filter.filter();
+    scan.hidden_out = hidden;
+    if (state_.exists(layout::kStatCache)) {
+        state_.copy_out(layout::kStatCache, cache.path());
+        scan.cache_in = cache.path();
+    }
+    manifest::ManifestWriter writer(out);
+    auto root = t_.local_path();
+    auto tree = root ? manifest::local_tree(*root) : transport_tree(t_);
+    return manifest::scan_tree(*tree, scan, writer);
 }
 
 manifest::ScanResult DirectTarget::scan(const FilterSpec& filter, const boost::filesystem::path& out,

@@ -40,6 +40,7 @@
 #include "sync/lock.hpp"
 #include "sync/preflight.hpp"
 #include "sync/state.hpp"
+#include "sync/target.hpp"
 #include "sync/touches.hpp"
 #include "transport/transport.hpp"
 
@@ -90,24 +91,46 @@ struct RecoverReport {
     bool nothing_done() const;
 };
 
+struct Drift;
+
 // One target reached directly through a Transport: the apply protocol runs
 // here, on this machine, one Transport call at a time.
-class DirectTarget {
+class DirectTarget : public Target {
 public:
     explicit DirectTarget(transport::Transport& target);
-    ~DirectTarget();
+    // Owns the transport; `mode` and `reason` as Target describes them.
+    DirectTarget(std::unique_ptr<transport::Transport> target, std::string mode, std::string reason = {});
+    ~DirectTarget() override;
     DirectTarget(const DirectTarget&) = delete;
     DirectTarget& operator=(const DirectTarget&) = delete;
 
+    std::string mode() const override { return mode_; }
+    std::string mode_reason() const override { return reason_; }
+
     // Steps 1 and 2. Throws LockedError, or BlockedError when an interrupted
     // commit can be neither finished nor undone.
-    RecoverReport open(bool break_stale_lock = false);
-    void close();
+    RecoverReport open(bool break_stale_lock = false) override;
+    void close() override;
+
+    TargetScan scan(const FilterSpec& filter) override;
+    TargetScan peek(const FilterSpec& filter) override;
+    void fetch_manifest(const boost::filesystem::path& manifest, const boost::filesystem::path& hidden) override;
+    ApplyReport apply(const Changeset& changeset, ContentFeed& content, const ApplyOptions& options) override;
+    ApplyReport apply_archive(const std::string& file, const ApplyOptions& options) override;
+    std::vector<HistoryEntry> history() override;
+    RollbackReport rollback(const std::string& to, const RollbackOptions& options) override;
+
+    // The steps themselves, for rollback and the tests.
 
     // The target's manifest with `filter`, written to `out`; the stat cache
     // lives in the state folder. `hidden`: where to list the folders that hold
     // entries outside the sync set. Needs open().
     manifest::ScanResult scan(const FilterSpec& filter, const boost::filesystem::path& out,
+                              const std::optional<boost::filesystem::path>& hidden = std::nullopt);
+
+    // The same without a lock and without writing anything: the target's
+    // stat cache is read, never updated (dry runs, diff).
+    manifest::ScanResult peek(const FilterSpec& filter, const boost::filesystem::path& out,
                               const std::optional<boost::filesystem::path>& hidden = std::nullopt);
 
     // Steps 3 to 8, for a target opened and scanned into `base_manifest`.
@@ -117,12 +140,18 @@ public:
                       const ApplyOptions& options);
 
     StateFolder& state() { return state_; }
-    History history() { return History(state_); }
 
 private:
+    // The last scan() or peek(): what apply() starts from.
+    struct Scanned;
+
+    std::unique_ptr<transport::Transport> owned_;
     transport::Transport& t_;
+    std::string mode_ = "local";
+    std::string reason_;
     StateFolder state_;
     std::unique_ptr<TargetLock> lock_;
+    std::unique_ptr<Scanned> scanned_;
 };
 
 }  // namespace exmsync::sync

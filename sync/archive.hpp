@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -57,6 +58,13 @@ std::string archive_name_problem(std::string_view name);
 // while packing" when an item's content is shorter or longer than its size.
 void write_archive(const std::string& file, const Changeset& changeset, ContentFeed& content);
 
+// The same into a stream (the agent mode's connection), named `name` in
+// messages. The sink's exceptions propagate. The caller must not treat the
+// stream as complete unless this returns: it ends with the feed's
+// check_unchanged(), after the last byte was written.
+using ArchiveSink = std::function<void(const char* data, std::size_t size)>;
+void write_archive(const std::string& name, const ArchiveSink& sink, const Changeset& changeset, ContentFeed& content);
+
 // Reads an archive from a file or "-" (stdin). Only libarchive's tar reader
 // and zstd filter are enabled.
 class ArchiveReader : public ContentFeed {
@@ -66,6 +74,10 @@ public:
     // and hash must match the header). Throws sync::Error: not a changeset,
     // an unsupported version, damaged, or hostile.
     explicit ArchiveReader(const std::string& file);
+    // The same from a stream: `read` fills up to `size` bytes, 0 at the end;
+    // its exceptions propagate as they are. `name` is for messages.
+    using ArchiveSource = std::function<std::size_t(char* buffer, std::size_t size)>;
+    ArchiveReader(const std::string& name, ArchiveSource read);
     ~ArchiveReader() override;
     ArchiveReader(const ArchiveReader&) = delete;
     ArchiveReader& operator=(const ArchiveReader&) = delete;

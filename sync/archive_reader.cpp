@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -49,14 +50,16 @@ struct ReadDeleter {
 class Source {
 public:
     explicit Source(const std::string& file) : name_(file == "-" ? "<stdin>" : file), a_(archive_read_new()) {
-        if (!a_) throw Error("cannot read archive " + name_ + ": out of memory");
-        // Only what a changeset is made of: less parser code facing hostile input.
-        archive_read_support_filter_zstd(a_.get());
-        archive_read_support_format_tar(a_.get());
+        configure();
         int status = file == "-" ? archive_read_open_FILE(a_.get(), stdin)
                                  : archive_read_open_filename(a_.get(), file.c_str(), kBlockSize);
-        if (status != ARCHIVE_OK) open_failed();
-        if (archive_filter_code(a_.get(), 0) != ARCHIVE_FILTER_ZSTD) not_a_changeset();
+        opened(status);
+    }
+
+    Source(const std::string& name, ArchiveReader::ArchiveSource read)
+        : name_(name), a_(archive_read_new()), read_(std::move(read)), buffer_(kBlockSize) {
+        configure();
+        opened(archive_read_open(a_.get(), this, nullptr, &Source::read_from_stream, nullptr));
     }
 
     const std::string& name() const { return name_; }
@@ -89,18 +92,48 @@ public:
                     "; refusing the whole changeset");
     }
     [[noreturn]] void truncated(const std::string& what) const {
+        if (stream_error_) std::rethrow_exception(stream_error_);
         throw Error("archive " + name_ + " is truncated: " + what + "; refusing the whole changeset");
     }
     [[noreturn]] void damaged(const std::string& why = {}) const {
+        if (stream_error_) std::rethrow_exception(stream_error_);
         throw Error("archive " + name_ + " is truncated or damaged: " + (why.empty() ? message() : why) +
                     "; refusing the whole changeset");
     }
 
 private:
+    void configure() {
+        if (!a_) throw Error("cannot read archive " + name_ + ": out of memory");
+        // Only what a changeset is made of: less parser code facing hostile input.
+        archive_read_support_filter_zstd(a_.get());
+        archive_read_support_format_tar(a_.get());
+    }
+
+    void opened(int status) {
+        if (status != ARCHIVE_OK) open_failed();
+        if (archive_filter_code(a_.get(), 0) != ARCHIVE_FILTER_ZSTD) not_a_changeset();
+    }
+
+    // The stream's own failure (a lost connection, a sender that gave up)
+    // is the message, not libarchive's "truncated".
+    static la_ssize_t read_from_stream(archive* a, void* self, const void** block) {
+        auto* source = static_cast<Source*>(self);
+        try {
+            std::size_t n = source->read_(source->buffer_.data(), source->buffer_.size());
+            *block = source->buffer_.data();
+            return static_cast<la_ssize_t>(n);
+        } catch (...) {
+            source->stream_error_ = std::current_exception();
+            archive_set_error(a, EIO, "the stream failed");
+            return -1;
+        }
+    }
+
     // libarchive bids for the first header while opening. Filters set up but
     // no tar found: not a changeset. No filters and a system errno: the file
     // cannot be read. Otherwise the zstd stream itself is broken.
     [[noreturn]] void open_failed() const {
+        if (stream_error_) std::rethrow_exception(stream_error_);
         if (archive_filter_count(a_.get()) > 0) not_a_changeset(archive_filter_code(a_.get(), 0) == ARCHIVE_FILTER_ZSTD);
         int error_number = archive_errno(a_.get());
         if (error_number > 0) throw Error("cannot read archive " + name_ + ": " + std::strerror(error_number));
@@ -120,6 +153,9 @@ private:
     std::string name_;
     std::unique_ptr<archive, ReadDeleter> a_;
     std::uint64_t allowed_ = kHeaderSlack;
+    ArchiveReader::ArchiveSource read_;
+    std::vector<char> buffer_;
+    std::exception_ptr stream_error_;
 };
 
 // Yields exactly one entry's bytes; a stream that ends early is damaged.
@@ -193,7 +229,10 @@ std::string archive_name_problem(std::string_view name) {
 }
 
 struct ArchiveReader::State {
-    explicit State(const std::string& file) : source(file) {
+    explicit State(const std::string& file) : source(file) { start(); }
+    State(const std::string& name, ArchiveSource read) : source(name, std::move(read)) { start(); }
+
+    void start() {
         std::string text;
         read_fixed_entry(source, kArchiveMetadata, kMaxMetadataBytes,
                          [&](const char* data, std::size_t n) { text.append(data, n); });
@@ -263,6 +302,9 @@ void ArchiveReader::State::take_file(const std::string& name, std::uint64_t size
 }
 
 ArchiveReader::ArchiveReader(const std::string& file) : state_(std::make_unique<State>(file)) {}
+
+ArchiveReader::ArchiveReader(const std::string& name, ArchiveSource read)
+    : state_(std::make_unique<State>(name, std::move(read))) {}
 
 ArchiveReader::~ArchiveReader() = default;
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -104,6 +105,31 @@ struct EntryDeleter {
 class Packer {
 public:
     Packer(const std::string& file, FILE* out) : file_(file), a_(archive_write_new()) {
+        configure();
+        check(archive_write_open_FILE(a_.get(), out));
+    }
+
+    Packer(const std::string& name, const ArchiveSink& sink) : file_(name), a_(archive_write_new()), sink_(&sink) {
+        configure();
+        check(archive_write_open2(a_.get(), this, nullptr, &Packer::write_to_sink, nullptr, nullptr));
+    }
+
+private:
+    // The sink's own failure (a lost connection) is the message, not
+    // libarchive's "write error".
+    static la_ssize_t write_to_sink(archive* a, void* self, const void* data, size_t size) {
+        auto* packer = static_cast<Packer*>(self);
+        try {
+            (*packer->sink_)(static_cast<const char*>(data), size);
+            return static_cast<la_ssize_t>(size);
+        } catch (...) {
+            packer->sink_error_ = std::current_exception();
+            archive_set_error(a, EIO, "the stream failed");
+            return -1;
+        }
+    }
+
+    void configure() {
         if (!a_) fail(file_, "out of memory");
         check(archive_write_set_format_pax_restricted(a_.get()));
         check(archive_write_add_filter_zstd(a_.get()));
@@ -114,9 +140,9 @@ public:
         // No zero padding after the zstd frame: readers would take it for a
         // second, broken frame.
         check(archive_write_set_bytes_in_last_block(a_.get(), 1));
-        check(archive_write_open_FILE(a_.get(), out));
     }
 
+public:
     void add(const std::string& name, const std::string& bytes) {
         header(name, bytes.size());
         if (!bytes.empty()) write(bytes.data(), bytes.size());
@@ -161,6 +187,7 @@ private:
 
     void check(int status) const {
         if (status != ARCHIVE_OK) {
+            if (sink_error_) std::rethrow_exception(sink_error_);
             const char* why = archive_error_string(a_.get());
             fail(file_, why ? why : "libarchive error " + std::to_string(status));
         }
@@ -173,6 +200,8 @@ private:
 
     std::string file_;
     std::unique_ptr<archive, WriteDeleter> a_;
+    const ArchiveSink* sink_ = nullptr;
+    std::exception_ptr sink_error_;
 };
 
 // Streams the feed into the packer, insisting on archive order (the Write
@@ -231,6 +260,19 @@ void write_archive(const std::string& file, const Changeset& changeset, ContentF
     // A source that changed while it was read never becomes an archive.
     content.check_unchanged();
     output.commit();
+}
+
+void write_archive(const std::string& name, const ArchiveSink& sink, const Changeset& changeset, ContentFeed& content) {
+    Packer packer(name, sink);
+    packer.add(kArchiveMetadata, encode_header(changeset.header));
+    std::ifstream ops(changeset.ops.string(), std::ios::binary);
+    LocalStream ops_reader(ops, changeset.ops.string());
+    packer.add(kArchiveOps, fs::file_size(changeset.ops), ops_reader);
+    pack_content(name, changeset, content, packer);
+    packer.finish();
+    // Before the stream's end is announced: the caller ends it only when
+    // this returns, so a changed source never makes a complete archive.
+    content.check_unchanged();
 }
 
 }  // namespace exmsync::sync

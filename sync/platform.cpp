@@ -1,12 +1,21 @@
 #include "sync/platform.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <thread>
+
+extern char** environ;
 
 namespace exmsync::sync::platform {
 
@@ -45,5 +54,121 @@ std::string utc_now() {
     std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return text;
 }
+
+// ---- pipes ----
+
+namespace {
+
+std::string why(const char* call) { return std::string(call) + ": " + std::strerror(errno); }
+
+// nullopt on timeout; 0 at the end.
+std::optional<std::size_t> read_fd(int fd, char* buffer, std::size_t size, int timeout_ms) {
+    while (true) {
+        pollfd p{fd, POLLIN, 0};
+        int ready = ::poll(&p, 1, timeout_ms);
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready < 0) throw PipeError(why("poll"));
+        if (ready == 0) return std::nullopt;
+        ssize_t n = ::read(fd, buffer, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw PipeError(why("read"));
+        return static_cast<std::size_t>(n);
+    }
+}
+
+void write_fd(int fd, const char* data, std::size_t size) {
+    while (size > 0) {
+        ssize_t n = ::write(fd, data, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw PipeError(errno == EPIPE ? std::string("the other side closed the pipe") : why("write"));
+        data += n;
+        size -= static_cast<std::size_t>(n);
+    }
+}
+
+void close_fd(int& fd) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+}
+
+}  // namespace
+
+void ignore_broken_pipes() { std::signal(SIGPIPE, SIG_IGN); }
+
+Child::Child(const std::vector<std::string>& argv, const std::string& errors_file) {
+    if (argv.empty()) throw PipeError("no program to run");
+    ignore_broken_pipes();
+    int to_child[2], from_child[2];
+    if (::pipe2(to_child, O_CLOEXEC) != 0) throw PipeError(why("pipe"));
+    if (::pipe2(from_child, O_CLOEXEC) != 0) {
+        int e = errno;
+        ::close(to_child[0]);
+        ::close(to_child[1]);
+        errno = e;
+        throw PipeError(why("pipe"));
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, to_child[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, from_child[1], 1);
+    posix_spawn_file_actions_addopen(&actions, 2, errors_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    if (rc != 0) {
+        ::close(to_child[1]);
+        ::close(from_child[0]);
+        throw PipeError("cannot run " + argv[0] + ": " + std::strerror(rc));
+    }
+    pid_ = pid;
+    in_ = to_child[1];
+    out_ = from_child[0];
+}
+
+Child::~Child() {
+    close_fd(in_);
+    close_fd(out_);
+    if (status_ || pid_ < 0) return;
+    // A program whose pipes are closed normally ends at once; one that does
+    // not (a hung ssh) is not waited for forever.
+    for (int i = 0; i < 50; ++i) {
+        int st = 0;
+        if (::waitpid(static_cast<pid_t>(pid_), &st, WNOHANG) != 0) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ::kill(static_cast<pid_t>(pid_), SIGKILL);
+    int st = 0;
+    ::waitpid(static_cast<pid_t>(pid_), &st, 0);
+}
+
+std::optional<std::size_t> Child::read(char* buffer, std::size_t size, int timeout_ms) {
+    return read_fd(out_, buffer, size, timeout_ms);
+}
+
+void Child::write(const char* data, std::size_t size) { write_fd(in_, data, size); }
+
+void Child::close_input() { close_fd(in_); }
+
+int Child::wait() {
+    if (!status_) {
+        close_fd(in_);
+        int st = 0;
+        while (::waitpid(static_cast<pid_t>(pid_), &st, 0) < 0 && errno == EINTR) {
+        }
+        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    }
+    return *status_;
+}
+
+std::optional<std::size_t> read_stdin(char* buffer, std::size_t size, int timeout_ms) {
+    return read_fd(0, buffer, size, timeout_ms);
+}
+
+void write_stdout(const char* data, std::size_t size) { write_fd(1, data, size); }
 
 }  // namespace exmsync::sync::platform

@@ -1,9 +1,14 @@
 // The few facts about this process and machine that sync needs (the lock
-// records who holds it). POSIX lives in platform.cpp; a Windows build swaps it.
+// records who holds it), and the pipes the agent mode talks through. POSIX
+// lives in platform.cpp; a Windows build swaps it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace exmsync::sync::platform {
 
@@ -17,5 +22,48 @@ bool process_alive(std::int64_t pid);
 std::string process_start_time(std::int64_t pid);
 // UTC, ISO 8601 with seconds: 2026-11-28T20:15:03Z.
 std::string utc_now();
+
+// A pipe or process failed; the message says which call and why.
+class PipeError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Writing into a pipe whose reader is gone must be an error to report, not
+// a signal that ends the process (an agent must release its lock first).
+void ignore_broken_pipes();
+
+// A program run without a shell, its stdin and stdout connected to us by
+// pipes and its stderr written to `errors_file` (for messages: a pipe for it
+// could fill up and stall the program while nobody reads it).
+class Child {
+public:
+    // Throws PipeError when the program cannot be started.
+    Child(const std::vector<std::string>& argv, const std::string& errors_file);
+    // Closes both pipes, then waits for the program (killing it after a few
+    // seconds if it does not end by itself).
+    ~Child();
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    // Up to `size` bytes of its stdout: 0 at its end, nullopt when nothing
+    // came for `timeout_ms` milliseconds. Throws PipeError.
+    std::optional<std::size_t> read(char* buffer, std::size_t size, int timeout_ms);
+    // All of it; throws PipeError when the program no longer reads.
+    void write(const char* data, std::size_t size);
+    void close_input();
+    // Its exit status once it ended by itself (waits for it); -1 when it was
+    // killed by a signal.
+    int wait();
+
+private:
+    long pid_ = -1;
+    int in_ = -1, out_ = -1;
+    std::optional<int> status_;
+};
+
+// This process's own stdin and stdout, unbuffered: the agent's side of the pipes.
+std::optional<std::size_t> read_stdin(char* buffer, std::size_t size, int timeout_ms);
+void write_stdout(const char* data, std::size_t size);
 
 }  // namespace exmsync::sync::platform

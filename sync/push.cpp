@@ -10,6 +10,7 @@
 #include "manifest/escape.hpp"
 #include "manifest/file_system.hpp"
 #include "sync/feeds.hpp"
+#include "sync/target.hpp"
 #include "sync/log.hpp"
 
 namespace exmsync::sync {
@@ -70,18 +71,27 @@ bool holds(const std::vector<FolderId>& chain, const FolderId& id) {
 }
 
 // Refuses, before anything is scanned, targets that are the source, hold it
-// or lie inside it, and targets listed twice.
+// or lie inside it, and targets listed twice. Local folders are compared by
+// identity; a remote target by its URL (the same server and path, written
+// the same way).
 void check_overlaps(const fs::path& source, const std::vector<std::string>& targets) {
     auto source_chain = identity_chain(source);
     std::vector<std::pair<FolderId, std::string>> seen;
+    std::vector<std::string> remote;
     for (const auto& url : targets) {
         std::optional<fs::path> local;
         try {
-            local = transport::open_transport(url)->local_path();
+            local = transport::local_location(url);
         } catch (const std::exception&) {
             continue;  // unreachable: reported for that target alone
         }
-        if (!local) continue;
+        if (!local) {
+            std::string name = transport::redact_url(url);
+            if (std::find(remote.begin(), remote.end(), name) != remote.end())
+                throw OverlapError("target " + name + " is listed twice; give each target once");
+            remote.push_back(name);
+            continue;
+        }
         auto chain = identity_chain(*local);
         if (chain.empty() || source_chain.empty()) continue;
         std::string name = transport::redact_url(url);
@@ -100,75 +110,6 @@ void check_overlaps(const fs::path& source, const std::vector<std::string>& targ
                                    (other == name ? "" : " (also as " + other + ")") + "; give each target once");
         seen.emplace_back(chain.front(), name);
     }
-}
-
-// ---- drift ----
-
-// Entries of `in` that `filter` keeps, rewritten (folder hashes follow).
-void filtered_copy(const fs::path& in, const manifest::Filter& filter, const fs::path& out) {
-    manifest::ManifestReader reader(in);
-    manifest::ManifestWriter writer(out);
-    std::string dropped;  // a folder left out, with its subtree
-    while (const manifest::Entry* e = reader.peek()) {
-        bool inside = !dropped.empty() && manifest::is_inside(e->path, dropped);
-        if (!inside) {
-            dropped.clear();
-            if (filter.excluded(e->path, e->type == manifest::EntryType::Directory)) {
-                if (e->type == manifest::EntryType::Directory) dropped = e->path;
-            } else {
-                writer.add(*e);
-            }
-        }
-        reader.pop();
-    }
-    writer.finish();
-}
-
-struct Drift {
-    TempFile file;  // "old hash or - TAB escaped path" per line
-    std::uint64_t count = 0;
-    std::vector<DriftItem> shown;
-};
-
-// Paths that differ between the manifest recorded at the last apply and what
-// the target holds now: someone edited the target by hand. Only paths both
-// filters (then and now) cover are compared, so a filter change is not drift.
-std::unique_ptr<Drift> find_drift(DirectTarget& target, const FilterSpec& filter, const fs::path& actual,
-                                  const manifest::Hash128& actual_root) {
-    auto drift = std::make_unique<Drift>();
-    History history(target.state());
-    auto current = history.current();
-    // The usual case, no hand edits, costs one small read.
-    if (!current || current->root == actual_root) return drift;
-    const std::string recorded_file = layout::history_file(current->apply_id, "manifest");
-    if (!target.state().exists(recorded_file)) return drift;
-    auto record = decode_record(target.state().read_small(layout::record(current->apply_id)), current->apply_id);
-    TempFile recorded, then_filtered, now_filtered;
-    target.state().copy_out(recorded_file, recorded.path());
-    fs::path before = recorded.path(), now = actual;
-    if (!(record.header.filter == filter)) {
-        filtered_copy(recorded.path(), filter.filter(), then_filtered.path());
-        filtered_copy(actual, record.header.filter.filter(), now_filtered.path());
-        before = then_filtered.path();
-        now = now_filtered.path();
-    }
-    manifest::ManifestReader a(before), b(now);
-    manifest::DiffOptions plain;
-    plain.detect_renames = false;
-    manifest::LineWriter out(drift->file.path());
-    manifest::diff_streams(a, b, plain, [&](const manifest::Change& c) {
-        // A folder that appeared or went, alone, is no edit of content: one
-        // holding only files outside the sync set shows up that way.
-        auto folder = [](const std::optional<manifest::Entry>& e) {
-            return !e || e->type == manifest::EntryType::Directory;
-        };
-        if (folder(c.before) && folder(c.after)) return;
-        out.add((c.before ? c.before->hash.hex() : "-") + "\t" + manifest::escape_path(c.path));
-        if (drift->shown.size() < kDriftShown) drift->shown.push_back({c.path, c.before});
-        ++drift->count;
-    });
-    out.close();
-    return drift;
 }
 
 void check_guards(const TargetResult& r, const PushSource& source, const PushOptions& options) {
@@ -198,28 +139,29 @@ void note_kept(TargetResult& r, const Plan& plan) {
                           " more folders that hold files outside the sync set");
 }
 
+void note_mode(TargetResult& r, const Target& target) {
+    r.mode = target.mode();
+    if (!target.mode_reason().empty()) r.notes.push_back(target.mode_reason());
+}
+
 // What a push would do, without a lock, a recovery or a write on the target.
-TargetResult preview(transport::Transport& target, const std::string& name, const PushSource& source,
-                     const PushOptions& options) {
+TargetResult preview(Target& target, const std::string& name, const PushSource& source, const PushOptions& options) {
     TargetResult r;
     r.target = name;
-    StateFolder state(target);
-    if (state.exists(layout::kJournal))
+    note_mode(r, target);
+    auto peeked = target.peek(options.filter);
+    if (peeked.pending_journal)
         r.notes.push_back("an interrupted apply is pending; the push finishes or undoes it first, which may change "
                           "what it then does");
-    auto root = target.local_path();
-    if (!root) throw Error("target " + name + ": this build scans only folders and mounted shares");
     TempFile actual, hidden;
-    SnapshotOptions scan;
-    scan.filter = options.filter;
-    scan.hidden_out = hidden.path();
-    auto scanned = scan_folder(*root, scan, actual.path());
+    target.fetch_manifest(actual.path(), hidden.path());
     auto plan = plan_for(actual.path(), hidden.path(), source, options);
     r.changes = plan->header.counts;
     note_kept(r, *plan);
     r.already_in_sync = plan->header.empty();
     if (!r.already_in_sync) check_guards(r, source, options);
     r.plan = std::move(plan);
+    r.traffic = target.traffic();
     r.ok = true;
     return r;
 }
@@ -251,33 +193,42 @@ std::unique_ptr<PushSource> PushSource::open(const std::string& source, const Pu
     return s;
 }
 
-TargetResult push_to(transport::Transport& target, const std::string& name, const PushSource& source,
-                     const PushOptions& options) {
+TargetResult push_to(Target& target, const std::string& name, const PushSource& source, const PushOptions& options) {
     if (options.dry_run) return preview(target, name, source, options);
     TargetResult r;
     r.target = name;
+    note_mode(r, target);
     auto start = std::chrono::steady_clock::now();
 
     // The lock is held from before the scan to after the commit, so the plan
     // starts from what the target really holds and nothing changes under it.
-    DirectTarget direct(target);
-    r.notes = direct.open(false).notes;
-    TempFile actual, hidden;
-    auto scanned = direct.scan(options.filter, actual.path(), hidden.path());
-    log::info("{}: scanned {} files ({} hashed) in {:.2f} s", name, scanned.stats.files, scanned.stats.hashed_files,
-              seconds_since(start));
-    auto drift = find_drift(direct, options.filter, actual.path(), scanned.root);
-    r.drift = drift->shown;
-    r.drift_count = drift->count;
+    auto recovered = target.open(false).notes;
+    r.notes.insert(r.notes.end(), recovered.begin(), recovered.end());
+    auto scanned = target.scan(options.filter);
+    log::info("{}: scanned {} files ({} hashed) in {:.2f} s", name, scanned.scan.stats.files,
+              scanned.scan.stats.hashed_files, seconds_since(start));
+    r.drift = scanned.drift;
+    r.drift_count = scanned.drift_count;
+    // The same root is the same entries: nothing to plan, nothing to fetch
+    // (for the agent, the whole no-op check is this comparison).
+    if (scanned.scan.root == source.scan.root) {
+        target.close();
+        r.ok = r.already_in_sync = true;
+        r.traffic = target.traffic();
+        return r;
+    }
 
+    TempFile actual, hidden;
+    target.fetch_manifest(actual.path(), hidden.path());
     std::shared_ptr<Plan> plan = plan_for(actual.path(), hidden.path(), source, options);
     r.changes = plan->header.counts;
     r.plan = plan;
     note_kept(r, *plan);
     log::debug("{}: planned at {:.2f} s", name, seconds_since(start));
     if (plan->header.empty()) {
+        target.close();
         r.ok = r.already_in_sync = true;
-        direct.close();
+        r.traffic = target.traffic();
         return r;
     }
     check_guards(r, source, options);
@@ -288,16 +239,19 @@ TargetResult push_to(transport::Transport& target, const std::string& name, cons
     ApplyOptions apply;
     apply.kind = "push";
     apply.before_commit = options.before_commit;
-    if (drift->count > 0) {
-        apply.drift = drift->file.path();
-        apply.drift_count = drift->count;
-    }
     auto applying = std::chrono::steady_clock::now();
-    r.apply_id = direct.apply(changeset, feed, actual.path(), apply).apply_id;
-    direct.close();
+    r.apply_id = target.apply(changeset, feed, apply).apply_id;
+    target.close();
     log::info("{}: applied {} operations in {:.2f} s", name, plan->header.counts.ops(), seconds_since(applying));
+    r.traffic = target.traffic();
     r.ok = true;
     return r;
+}
+
+TargetResult push_to(transport::Transport& target, const std::string& name, const PushSource& source,
+                     const PushOptions& options) {
+    DirectTarget direct(target);
+    return push_to(direct, name, source, options);
 }
 
 namespace {
@@ -305,12 +259,7 @@ namespace {
 TargetResult push_target(const std::string& url, const PushSource& source, const PushOptions& options) {
     std::string name = transport::redact_url(url);
     try {
-        std::unique_ptr<transport::Transport> target;
-        try {
-            target = transport::open_transport(url);
-        } catch (const transport::Error& e) {
-            throw UnreachableError(e.what());
-        }
+        auto target = open_target(url, options.target);
         return push_to(*target, name, source, options);
     } catch (const std::exception& e) {
         TargetResult r;

@@ -20,6 +20,7 @@
 #include "sync/apply.hpp"
 #include "sync/plan.hpp"
 #include "sync/snapshot.hpp"
+#include "sync/target.hpp"
 #include "transport/transport.hpp"
 
 namespace exmsync::sync {
@@ -33,14 +34,9 @@ struct PushOptions {
     bool dry_run = false;             // plan and report; change nothing, not even a lock
     // Targets pushed at once (each has its own transport); 0: one per core.
     unsigned parallel = 0;
+    TargetOptions target;  // how targets are reached (SSH host keys, identities, agent or SFTP)
     // Tests: runs just before each target's commit begins.
     std::function<void()> before_commit;
-};
-
-// A path changed on the target since the last push, and what it held then.
-struct DriftItem {
-    std::string path;
-    std::optional<manifest::Entry> recorded;  // absent: it was added by hand
 };
 
 struct TargetResult {
@@ -55,9 +51,9 @@ struct TargetResult {
     std::uint64_t drift_count = 0;
     std::vector<std::string> notes;      // what recovery did first
     std::string apply_id;
+    std::string mode;   // how it was reached: local, sftp or agent
+    Traffic traffic;    // bytes on the wire (agent mode)
 };
-
-inline constexpr std::size_t kDriftShown = 50;
 
 struct PushReport {
     std::string source;
@@ -77,8 +73,10 @@ struct PushSource {
     static std::unique_ptr<PushSource> open(const std::string& source, const PushOptions& options);
 };
 
-// Brings one opened target in line with the source. Throws on failure;
-// `name` is how messages call it. Several may run at once on one PushSource.
+// Brings one target in line with the source. Throws on failure; `name` is
+// how messages call it. Several may run at once on one PushSource.
+TargetResult push_to(Target& target, const std::string& name, const PushSource& source, const PushOptions& options);
+// The same through a transport (a direct target; the tests' faulty ones).
 TargetResult push_to(transport::Transport& target, const std::string& name, const PushSource& source,
                      const PushOptions& options);
 

@@ -120,7 +120,7 @@ RollbackReport rollback(transport::Transport& target, const std::string& to, con
     // A dry run takes no lock and recovers nothing: it only reads.
     if (!options.dry_run) report.notes = direct.open(false).notes;
     StateFolder& state = direct.state();
-    History history = direct.history();
+    History history(state);
     auto records = history.records();
     const HistoryRecord& record = find_record(records, to, target.describe());
     std::size_t index = static_cast<std::size_t>(&record - records.data());
@@ -132,16 +132,8 @@ RollbackReport rollback(transport::Transport& target, const std::string& to, con
     TempFile wanted, actual, hidden, where;
     state.copy_out(layout::history_file(record.apply_id, "manifest"), wanted.path());
     const FilterSpec& filter = record.header.filter;
-    if (options.dry_run) {
-        auto root = target.local_path();
-        if (!root) throw Error("target " + target.describe() + ": this build scans only folders and mounted shares");
-        SnapshotOptions scan;
-        scan.filter = filter;
-        scan.hidden_out = hidden.path();
-        scan_folder(*root, scan, actual.path());
-    } else {
-        direct.scan(filter, actual.path(), hidden.path());
-    }
+    if (options.dry_run) direct.peek(filter, actual.path(), hidden.path());
+    else direct.scan(filter, actual.path(), hidden.path());
 
     // Names were accepted when they were pushed: a rollback never refuses them.
     PlanOptions plan_options;

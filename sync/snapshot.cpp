@@ -8,6 +8,7 @@
 #include "manifest/file_system.hpp"
 #include "sync/error.hpp"
 #include "sync/log.hpp"
+#include "sync/target.hpp"
 
 namespace exmsync::sync {
 namespace fs = boost::filesystem;
@@ -68,6 +69,16 @@ manifest::ScanResult scan_folder(const fs::path& folder, const SnapshotOptions& 
 std::unique_ptr<Snapshot> Snapshot::open(const std::string& location, const SnapshotOptions& options) {
     auto snap = std::make_unique<Snapshot>();
     snap->location_ = location;
+    if (!transport::local_location(location)) {
+        auto target = open_target(location, options.target);
+        snap->temp_ = std::make_unique<TempFile>();
+        snap->file_ = snap->temp_->path();
+        snap->scan_ = target->peek(options.filter).scan;
+        TempFile hidden;
+        target->fetch_manifest(snap->file_, options.hidden_out ? *options.hidden_out : hidden.path());
+        snap->root_ = snap->scan_->root;
+        return snap;
+    }
     boost::system::error_code ec;
     auto status = fs::status(location, ec);
     if (fs::is_directory(status)) {

@@ -18,6 +18,8 @@
 #include "manifest/scanner.hpp"
 #include "manifest/sorted_file.hpp"
 #include "sync/changeset.hpp"
+#include "sync/target.hpp"
+#include "transport/transport.hpp"
 
 namespace exmsync::sync {
 
@@ -33,6 +35,8 @@ struct SnapshotOptions {
     std::optional<boost::filesystem::path> cache_file;
     // Where to list the folders that hold entries outside the sync set.
     std::optional<boost::filesystem::path> hidden_out;
+    // How a location that is a URL (ssh://) is reached.
+    TargetOptions target;
 };
 
 // The user's cache folder for exmsync (not created here).
@@ -42,8 +46,10 @@ boost::filesystem::path cache_file_for(const boost::filesystem::path& folder);
 
 class Snapshot {
 public:
-    // `location` is a folder or a manifest file. Throws an Error naming it
-    // when it is neither, or when the scan or the file fails.
+    // `location` is a folder (a path, or a URL such as ssh://) or a manifest
+    // file. Throws an Error naming it when it is neither, or when the scan or
+    // the file fails. A remote folder is scanned with its own stat cache,
+    // read and never written.
     static std::unique_ptr<Snapshot> open(const std::string& location, const SnapshotOptions& options);
 
     // A fresh reader over the snapshot's manifest, from its first entry.

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "sync/error.hpp"
 #include "sync/log.hpp"
 #include "sync/report/report.hpp"
 #include "transport/transport.hpp"
@@ -26,8 +27,12 @@ void note(const Output& out, const std::string& text) {
 }
 
 void ScanFlags::add_to(CLI::App& command) {
-    command.add_option("--include", include, "Only files matching this glob (repeatable; ** spans folders)");
-    command.add_option("--exclude", exclude, "Leave out paths matching this glob (repeatable)");
+    // One value per use: a repeatable option must never swallow the
+    // positional arguments after it.
+    command.add_option("--include", include, "Only files matching this glob (repeatable; ** spans folders)")
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    command.add_option("--exclude", exclude, "Leave out paths matching this glob (repeatable)")
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     command.add_flag("--no-default-excludes", no_default_excludes,
                      "Keep Thumbs.db, desktop.ini, ~$* and *.tmp, which are excluded by default");
     command.add_flag("--no-cache", no_cache, "Hash every file; neither read nor write a stat cache");
@@ -50,14 +55,45 @@ nlohmann::json json_head(const Output& out, bool ok) {
     return {{"ok", ok}, {"version", report::kJsonVersion}, {"command", out.command}};
 }
 
-std::string local_location(const std::string& location) {
-    auto local = transport::local_location(location);
-    // A scheme with a backend of its own: opening it says whether this build
-    // has it, in the words every command uses.
-    if (!local) transport::open_transport(location);
-    if (!local) throw transport::Error("'" + transport::redact_url(location) + "': this command reads only local "
-                                       "folders and manifest files");
-    return local->string();
+std::string location(const std::string& typed) {
+    auto local = transport::local_location(typed);
+    return local ? local->string() : typed;
+}
+
+void SshFlags::add_to(CLI::App& command) {
+    auto& ssh = target.open.ssh;
+    command.add_option("--known-hosts", ssh.known_hosts,
+                       "Known-hosts file for ssh:// targets (default ~/.ssh/known_hosts, and no other)");
+    command.add_option("--host-key", ssh.host_key, "Pinned host key of the ssh:// target(s): SHA256:...");
+    command.add_option("--identity", ssh.identities,
+                       "Private key for ssh:// (repeatable; default: the ssh-agent, then ~/.ssh/id_ed25519, "
+                       "id_ecdsa, id_rsa)")
+        ->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    command.add_flag("--accept-new-host-key", ssh.accept_new_host_key,
+                     "Record an unknown host key in the known-hosts file instead of refusing it");
+    command.add_option("--ssh-timeout", ssh.timeout_seconds,
+                       "Seconds to connect, and to wait for any answer (default 30)");
+    command.add_flag("--no-agent", no_agent,
+                     "Reach ssh:// targets by SFTP only, even where the server has exmsync (agentless)");
+    command.add_option("--remote-exmsync", remote_exmsync,
+                       "The exmsync program on the ssh:// servers (default: exmsync on their PATH; "
+                       "when given, no fallback to SFTP)");
+    command.add_option("--rsh", target.rsh,
+                       "Reach ssh:// servers with this command instead of libssh, as rsync's -e "
+                       "(e.g. 'ssh -J bastion'); needs exmsync on the server");
+}
+
+sync::TargetOptions SshFlags::options() const {
+    sync::TargetOptions o = target;
+    if (no_agent && (!remote_exmsync.empty() || !o.rsh.empty()))
+        throw sync::UsageError("--no-agent cannot go with --remote-exmsync or --rsh, which need the agent");
+    if (no_agent) o.mode = sync::AgentMode::Sftp;
+    if (!remote_exmsync.empty()) {
+        o.mode = sync::AgentMode::Agent;
+        o.remote_exmsync = remote_exmsync;
+    }
+    if (o.open.ssh.timeout_seconds <= 0) throw sync::UsageError("--ssh-timeout must be at least 1 second");
+    return o;
 }
 
 }  // namespace exmsync::cli

@@ -12,6 +12,8 @@
 
 #include "sync/changeset.hpp"
 #include "sync/snapshot.hpp"
+#include "sync/target.hpp"
+#include "transport/transport.hpp"
 
 namespace exmsync::cli {
 
@@ -57,12 +59,23 @@ struct ScanFlags {
     sync::SnapshotOptions snapshot_options() const;
 };
 
+// How targets are reached over SSH: --known-hosts, --host-key, --identity,
+// --accept-new-host-key, --ssh-timeout, --no-agent, --remote-exmsync, --rsh.
+struct SshFlags {
+    sync::TargetOptions target;
+    bool no_agent = false;
+    std::string remote_exmsync;
+    void add_to(CLI::App& command);
+    // The options with the flags' choices applied.
+    sync::TargetOptions options() const;
+};
+
 // The head every JSON result starts with: ok, version, command.
 nlohmann::json json_head(const Output& out, bool ok);
 
-// A location the user typed, as a local folder or file path; the same rules
-// (and the same refusals) as a push target's.
-std::string local_location(const std::string& location);
+// A location the user typed, normalized as a push target's is: a local
+// folder or file path, or a URL of a backend this build has.
+std::string location(const std::string& typed);
 
 using Runner = std::function<int(Output&)>;
 
@@ -80,5 +93,6 @@ Runner add_apply_command(CLI::App& command);
 Runner add_recover_command(CLI::App& command);
 Runner add_history_command(CLI::App& command);
 Runner add_rollback_command(CLI::App& command);
+Runner add_agent_command(CLI::App& command);
 
 }  // namespace exmsync::cli

@@ -20,11 +20,13 @@ struct DiffArgs {
     bool no_renames = false;
     bool no_delete = false;
     ScanFlags scan;
+    SshFlags ssh;
 };
 
 int run_diff(const DiffArgs& args, Output& out) {
     auto options = args.scan.snapshot_options();
-    std::string source_path = local_location(args.source), target_path = local_location(args.target);
+    options.target = args.ssh.options();
+    std::string source_path = location(args.source), target_path = location(args.target);
     sync::TempFile hidden;
     auto target_options = options;
     target_options.hidden_out = hidden.path();
@@ -52,7 +54,8 @@ int run_diff(const DiffArgs& args, Output& out) {
     sync::PlanInput input{target->manifest_file(), source->manifest_file(),
                           target->scan() ? std::optional(hidden.path()) : std::nullopt,
                           [&](const std::string& path) -> std::int64_t {
-                              if (!source->scan()) return 0;
+                              // Only a local folder's mtimes: they do not show in a diff.
+                              if (!source->scan() || !transport::local_location(source_path)) return 0;
                               return manifest::stat_path(boost::filesystem::path(source_path) / path).mtime_ns;
                           },
                           options.filter};
@@ -97,6 +100,7 @@ Runner add_diff_command(CLI::App& cmd) {
     cmd.add_flag("--no-renames", args->no_renames, "Report a moved file as removed and added");
     cmd.add_flag("--no-delete", args->no_delete, "As push --no-delete: files only the target has stay");
     args->scan.add_to(cmd);
+    args->ssh.add_to(cmd);
     return [args](Output& out) { return run_diff(*args, out); };
 }
 

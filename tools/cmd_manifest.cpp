@@ -44,7 +44,7 @@ void write_output(const fs::path& manifest, const std::string& target) {
 }
 
 int run_manifest(const ManifestArgs& args, Output& out) {
-    auto snapshot = sync::Snapshot::open(local_location(args.path), args.scan.snapshot_options());
+    auto snapshot = sync::Snapshot::open(location(args.path), args.scan.snapshot_options());
     Warnings warnings;
     if (snapshot->scan()) scan_warnings(*snapshot->scan(), warnings);
     if (!args.output.empty()) write_output(snapshot->manifest_file(), args.output);

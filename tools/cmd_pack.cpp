@@ -27,7 +27,7 @@ int run_pack(const PackArgs& args, Output& out) {
     options.cache_file = scan.cache_file;
     options.plan.deletes = !args.no_delete;
     options.plan.portable = !args.allow_unportable;
-    auto report = sync::pack(local_location(args.source), local_location(args.base), args.output, options);
+    auto report = sync::pack(location(args.source), location(args.base), args.output, options);
     const auto& h = report.header;
     if (!out.json) {
         std::cout << args.output << ": changeset " << h.id() << " for a target at " << h.base_root.hex().substr(0, 16)

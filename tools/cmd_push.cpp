@@ -22,6 +22,7 @@ struct PushArgs {
     unsigned parallel = 0;
     bool json = false;
     ScanFlags scan;
+    SshFlags ssh;
 };
 
 // Per target: "updated", "in_sync", "would_update" or "failed".
@@ -68,6 +69,11 @@ nlohmann::json target_head(const sync::TargetResult& r, bool dry_run) {
         j["counts"] = report::counts_json(r.changes);
     }
     if (!r.apply_id.empty()) j["apply_id"] = r.apply_id;
+    if (!r.mode.empty()) j["mode"] = r.mode;
+    if (r.mode == "agent") {
+        j["bytes_sent"] = r.traffic.sent;
+        j["bytes_received"] = r.traffic.received;
+    }
     nlohmann::json drift = nlohmann::json::array();
     for (const auto& d : r.drift) {
         nlohmann::json item = nlohmann::json::object();
@@ -105,6 +111,7 @@ int run_push(const PushArgs& args, Output& out) {
     options.max_delete = args.max_delete;
     options.dry_run = args.dry_run;
     options.parallel = args.parallel;
+    options.target = args.ssh.options();
     Warnings warnings;
     // Targets finish in any order; they are printed in the order given, each
     // as soon as those before it are done.
@@ -155,7 +162,7 @@ int run_push(const PushArgs& args, Output& out) {
 Runner add_push_command(CLI::App& cmd) {
     auto args = std::make_shared<PushArgs>();
     cmd.add_option("SOURCE", args->source, "The source folder (the primary CM's site or template folder)")->required();
-    cmd.add_option("TARGET", args->targets, "Target folders or file:// URLs")->required();
+    cmd.add_option("TARGET", args->targets, "Target folders, file:// or ssh:// URLs")->required();
     cmd.add_flag("-n,--dry-run", args->dry_run,
                  "Show what each target would get (as 'exmsync diff' does); change nothing, take no lock");
     cmd.add_flag("--no-delete", args->no_delete, "Keep files that only the target has");
@@ -166,6 +173,7 @@ Runner add_push_command(CLI::App& cmd) {
                  "Push names a Windows or SMB target would refuse or merge (only for Linux targets)");
     cmd.add_flag("--json", args->json, "One JSON object: every target's result, and a summary");
     args->scan.add_to(cmd);
+    args->ssh.add_to(cmd);
     return [args](Output& out) { return run_push(*args, out); };
 }
 

@@ -1,5 +1,6 @@
 // Target-side commands: apply, recover, history, rollback. Each takes the
 // target folder as a positional argument or with --root.
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -8,6 +9,7 @@
 #include "sync/archive.hpp"
 #include "sync/report/report.hpp"
 #include "sync/rollback.hpp"
+#include "sync/target.hpp"
 #include "tools/cli.hpp"
 #include "transport/transport.hpp"
 
@@ -21,6 +23,7 @@ struct TargetArgs {
     std::string to;
     bool dry_run = false;
     bool json = false;
+    SshFlags ssh;
 
     // The target, however it was given.
     std::string where() const {
@@ -32,32 +35,59 @@ struct TargetArgs {
     }
 };
 
-std::unique_ptr<transport::Transport> open_target(const std::string& where) {
-    try {
-        return transport::open_transport(where);
-    } catch (const transport::Error& e) {
-        throw sync::UnreachableError(e.what());
-    }
+std::unique_ptr<sync::Target> open_target(const std::string& where, const TargetArgs& args) {
+    return sync::open_target(where, args.ssh.options());
+}
+
+// Standard input copied to a local file: an agent gets the archive as one
+// transfer, after it was checked here.
+std::string spooled(const std::string& archive, manifest::TempFile& spool) {
+    if (archive != "-") return archive;
+    std::ofstream out(spool.path().string(), std::ios::binary);
+    out << std::cin.rdbuf();
+    out.close();
+    if (!out) throw sync::Error("cannot keep the archive from standard input in " + spool.path().string());
+    return spool.path().string();
 }
 
 void print_notes(const Output& out, const std::string& target, const std::vector<std::string>& notes) {
     for (const auto& n : notes) note(out, target + ": " + n);
 }
 
+// Which way an ssh:// target was reached, and why.
+void note_mode(const Output& out, const std::string& where, const sync::Target& target) {
+    if (!target.mode_reason().empty()) note(out, where + ": " + target.mode_reason());
+}
+
 int run_apply(const TargetArgs& args, Output& out) {
     std::string where = args.where();
-    sync::ArchiveReader archive(args.archive);
+    manifest::TempFile spool;
+    const std::string file = spooled(args.archive, spool);
+    // Read and checked before the target is touched; messages name what the
+    // user gave, not the spool.
+    std::ifstream spool_in;
+    std::unique_ptr<sync::ArchiveReader> reader;
+    if (args.archive == "-") {
+        spool_in.open(file, std::ios::binary);
+        reader = std::make_unique<sync::ArchiveReader>("<stdin>", [&](char* buffer, std::size_t size) {
+            spool_in.read(buffer, static_cast<std::streamsize>(size));
+            if (spool_in.bad()) throw sync::Error("cannot read " + file);
+            return static_cast<std::size_t>(spool_in.gcount());
+        });
+    } else {
+        reader = std::make_unique<sync::ArchiveReader>(file);
+    }
+    sync::ArchiveReader& archive = *reader;
     const sync::Changeset& changeset = archive.changeset();
-    auto target = open_target(where);
-    sync::DirectTarget direct(*target);
-    auto recovered = direct.open(false);
+    auto target = open_target(where, args);
+    note_mode(out, where, *target);
+    auto recovered = target->open(false);
     print_notes(out, where, recovered.notes);
-    sync::TempFile actual;
-    direct.scan(changeset.header.filter, actual.path());
     sync::ApplyOptions options;
     options.kind = "apply";
-    auto report = direct.apply(changeset, archive, actual.path(), options);
-    direct.close();
+    auto report = target->mode() == "agent" ? target->apply_archive(file, options)
+                                            : target->apply(changeset, archive, options);
+    target->close();
     if (out.json) {
         nlohmann::json result = json_head(out, true);
         result["target"] = where;
@@ -82,10 +112,10 @@ int run_apply(const TargetArgs& args, Output& out) {
 
 int run_recover(const TargetArgs& args, Output& out) {
     std::string where = args.where();
-    auto target = open_target(where);
-    sync::DirectTarget direct(*target);
-    auto report = direct.open(true);
-    direct.close();
+    auto target = open_target(where, args);
+    note_mode(out, where, *target);
+    auto report = target->open(true);
+    target->close();
     if (out.json) {
         nlohmann::json result = json_head(out, true);
         result["target"] = where;
@@ -116,15 +146,15 @@ std::string changes_cell(const sync::ChangeCounts& c) {
 
 int run_history(const TargetArgs& args, Output& out) {
     std::string where = args.where();
-    auto target = open_target(where);
-    sync::StateFolder state(*target);
-    sync::History history(state);
-    auto records = history.records();
-    auto current = history.current();
-    auto is_current = [&](const sync::HistoryRecord& r) { return current && current->apply_id == r.apply_id; };
+    auto target = open_target(where, args);
+    note_mode(out, where, *target);
+    auto entries = target->history();
+    std::optional<std::string> current;
+    for (const auto& e : entries)
+        if (e.current) current = e.record.apply_id;
     if (out.json) {
         nlohmann::json applies = nlohmann::json::array();
-        for (const auto& r : records)
+        for (const auto& [r, is_current, rollback_possible] : entries)
             applies.push_back({{"apply_id", r.apply_id},
                                {"kind", r.kind},
                                {"applied_at", r.applied_at},
@@ -133,26 +163,26 @@ int run_history(const TargetArgs& args, Output& out) {
                                {"new_root", r.header.new_root.hex()},
                                {"counts", report::counts_json(r.header.counts)},
                                {"drift", r.drift},
-                               {"current", is_current(r)},
-                               {"rollback_possible", history.can_roll_back_to(r.apply_id)}});
+                               {"current", is_current},
+                               {"rollback_possible", rollback_possible}});
         nlohmann::json result = json_head(out, true);
         result["target"] = where;
-        result["current"] = current ? nlohmann::json(current->apply_id) : nlohmann::json(nullptr);
+        result["current"] = current ? nlohmann::json(*current) : nlohmann::json(nullptr);
         result["applies"] = applies;
         std::cout << result.dump() << '\n';
         return kOk;
     }
-    if (records.empty()) {
+    if (entries.empty()) {
         std::cout << where << ": no changesets applied yet\n";
         return kOk;
     }
     std::cout << "  " << std::left << std::setw(24) << "APPLY" << std::setw(22) << "WHEN (UTC)" << std::setw(10)
               << "KIND" << std::setw(16) << "FILES +/-/~" << "NOTES\n";
-    for (const auto& r : records) {
+    for (const auto& [r, is_current, rollback_possible] : entries) {
         std::string notes = r.apply_id == sync::kInitialApply ? "before exmsync" : "";
         if (r.drift) notes += (notes.empty() ? "" : "; ") + report::plural(r.drift, "path", "paths") + " changed by hand before it";
-        if (!history.can_roll_back_to(r.apply_id)) notes += (notes.empty() ? "" : "; ") + std::string("backups pruned");
-        std::cout << (is_current(r) ? "* " : "  ") << std::setw(24) << r.apply_id << std::setw(22) << r.applied_at
+        if (!rollback_possible) notes += (notes.empty() ? "" : "; ") + std::string("backups pruned");
+        std::cout << (is_current ? "* " : "  ") << std::setw(24) << r.apply_id << std::setw(22) << r.applied_at
                   << std::setw(10) << r.kind << std::setw(16)
                   << (r.apply_id == sync::kInitialApply ? "" : changes_cell(r.header.counts)) << notes << '\n';
     }
@@ -163,10 +193,11 @@ int run_history(const TargetArgs& args, Output& out) {
 
 int run_rollback(const TargetArgs& args, Output& out) {
     std::string where = args.where();
-    auto target = open_target(where);
+    auto target = open_target(where, args);
+    note_mode(out, where, *target);
     sync::RollbackOptions options;
     options.dry_run = args.dry_run;
-    auto report = sync::rollback(*target, args.to, options);
+    auto report = target->rollback(args.to, options);
     print_notes(out, where, report.notes);
     const sync::Changeset changeset{report.plan->header, report.plan->ops.path()};
     if (out.json) {
@@ -204,9 +235,10 @@ int run_rollback(const TargetArgs& args, Output& out) {
 }
 
 void target_options(CLI::App& cmd, TargetArgs& args) {
-    cmd.add_option("TARGET", args.target, "The target folder");
-    cmd.add_option("--root", args.root, "The target folder (the same as TARGET)");
+    cmd.add_option("TARGET", args.target, "The target: a folder, a file:// or an ssh:// URL");
+    cmd.add_option("--root", args.root, "The target (the same as TARGET)");
     cmd.add_flag("--json", args.json, "One JSON object");
+    args.ssh.add_to(cmd);
 }
 
 }  // namespace

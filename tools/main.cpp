@@ -25,6 +25,7 @@ constexpr Command kCommands[] = {
     {"history", "List the changesets applied to a target, oldest first", add_history_command},
     {"rollback", "Return a target to its state after an earlier apply (or before exmsync: 000000)",
      add_rollback_command},
+    {"agent", "Serve a target folder to exmsync on another machine (started over SSH by push)", add_agent_command},
 };
 
 std::string version_text() {

@@ -38,9 +38,9 @@ struct DirCloser {
 
 class LocalTransport final : public Transport {
 public:
-    explicit LocalTransport(const boost::filesystem::path& root)
-        : root_path_(boost::filesystem::absolute(root)), root_(root_path_.string()) {
-        root_fd_ = Fd(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    LocalTransport(const boost::filesystem::path& root, const std::string& name)
+        : root_path_(boost::filesystem::absolute(root)), root_(name.empty() ? root_path_.string() : name) {
+        root_fd_ = Fd(::open(root_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (root_fd_.get() < 0) {
             throw Error("target " + root_ + " does not exist or is not a folder; check the path or mount (" +
                         std::strerror(errno) + ")");
@@ -303,10 +303,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Transport> make_local_transport(const boost::filesystem::path& root) {
+std::unique_ptr<Transport> make_local_transport(const boost::filesystem::path& root, const std::string& name) {
     // absolute("") is the current folder: never sync there by accident.
     if (root.empty()) throw Error("no target folder given; pass the path of the site root");
-    return std::make_unique<LocalTransport>(root);
+    return std::make_unique<LocalTransport>(root, name);
 }
 
 }  // namespace exmsync::transport

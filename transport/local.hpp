@@ -17,7 +17,8 @@ namespace exmsync::transport {
 
 // Opens the folder `root` (relative paths are made absolute now). Throws Error
 // "target X does not exist or is not a folder; check the path or mount" when
-// it cannot be opened as a folder.
-std::unique_ptr<Transport> make_local_transport(const boost::filesystem::path& root);
+// it cannot be opened as a folder. `name`, when given, is what messages call
+// the folder (an agent says the URL its client knows it by).
+std::unique_ptr<Transport> make_local_transport(const boost::filesystem::path& root, const std::string& name = {});
 
 }  // namespace exmsync::transport

@@ -4,13 +4,15 @@
 #include <optional>
 
 #include "transport/local.hpp"
+#include "transport/ssh.hpp"
 #include "transport/transport.hpp"
 
 namespace exmsync::transport {
 namespace {
 
 // `url` is the whole URL (for messages), `rest` what follows "scheme://".
-using Factory = std::unique_ptr<Transport> (*)(const std::string& url, const std::string& rest);
+using Factory = std::unique_ptr<Transport> (*)(const std::string& url, const std::string& rest,
+                                               const OpenOptions& options);
 
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -55,11 +57,15 @@ boost::filesystem::path file_url_path(const std::string& url, const std::string&
     return percent_decode(url, rest.substr(slash));
 }
 
-std::unique_ptr<Transport> open_file_url(const std::string& url, const std::string& rest) {
+std::unique_ptr<Transport> open_file_url(const std::string& url, const std::string& rest, const OpenOptions&) {
     return make_local_transport(file_url_path(url, rest));
 }
 
-std::unique_ptr<Transport> not_built(const std::string& url, const std::string&) {
+std::unique_ptr<Transport> open_ssh(const std::string& url, const std::string&, const OpenOptions& options) {
+    return open_sftp(url, options.ssh);
+}
+
+std::unique_ptr<Transport> not_built(const std::string& url, const std::string&, const OpenOptions&) {
     const std::string scheme = url.substr(0, url.find("://"));
     throw Error("'" + redact_url(url) + "': " + scheme + ":// is not supported by this build yet; " + kMountAdvice);
 }
@@ -74,7 +80,7 @@ struct Scheme {
 // transport/smb.hpp when those backends land.
 constexpr Scheme kSchemes[] = {
     {"file", open_file_url},
-    {"ssh", not_built},
+    {"ssh", open_ssh},
     {"smb", not_built},
 };
 
@@ -118,13 +124,13 @@ std::optional<boost::filesystem::path> local_location(const std::string& url_or_
                 "://; give a folder path or a file:// URL");
 }
 
-std::unique_ptr<Transport> open_transport(const std::string& url_or_path) {
+std::unique_ptr<Transport> open_transport(const std::string& url_or_path, const OpenOptions& options) {
     if (url_or_path.empty()) throw Error("no target given; pass a folder path or a URL");
     const std::string scheme = scheme_of(url_or_path);
     if (scheme.empty()) return make_local_transport(plain_path(url_or_path));
     for (const Scheme& entry : kSchemes) {
         if (scheme == entry.name) {
-            return entry.open(url_or_path, url_or_path.substr(scheme.size() + 3));
+            return entry.open(url_or_path, url_or_path.substr(scheme.size() + 3), options);
         }
     }
     throw Error("'" + redact_url(url_or_path) + "': unknown scheme " + scheme +

@@ -77,8 +77,25 @@ struct Capabilities {
     bool file_identity = true;
     // The finest mtime step the backend keeps (1: nanoseconds).
     std::int64_t mtime_resolution_ns = 1;
-    // flush_dir() makes the folder's entries durable (else only flush_all does).
+    // flush_dir() flushes that one folder (else it flushes what flush_all
+    // does, and costs as much).
     bool folder_flush = true;
+    // Flushes reach the server's disk. False where the backend cannot ask
+    // for it: a power cut on the server can then lose the last writes.
+    bool durable_flush = true;
+};
+
+// Chosen when a transport is opened; each backend reads its own part.
+struct OpenOptions {
+    // ssh:// (the CLI's --known-hosts, --host-key, --identity,
+    // --accept-new-host-key, --ssh-timeout).
+    struct Ssh {
+        std::string known_hosts;              // empty: ~/.ssh/known_hosts
+        std::string host_key;                 // a pinned "SHA256:..." fingerprint
+        std::vector<std::string> identities;  // empty: the ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa
+        bool accept_new_host_key = false;     // record an unknown key in known_hosts instead of refusing
+        int timeout_seconds = 30;             // connecting, and each blocking read or write
+    } ssh;
 };
 
 // Free room on the volume that holds the root.
@@ -222,10 +239,11 @@ std::optional<boost::filesystem::path> local_location(const std::string& url_or_
 // - a Windows share path `\\server\share\...` or drive path `C:\...`: local
 //   on Windows; elsewhere Error telling to mount the share and give the mount
 //   point, because Linux would silently read it as a local folder.
-// - ssh:// and smb://: Error "not supported by this build yet" for now.
+// - ssh://[user@]host[:port]/path: the SFTP backend (transport/ssh.hpp).
+// - smb://: Error "not supported by this build yet" for now.
 // Throws Error when the root does not exist, is not a folder, or the URL is
 // malformed or of an unknown scheme.
-std::unique_ptr<Transport> open_transport(const std::string& url_or_path);
+std::unique_ptr<Transport> open_transport(const std::string& url_or_path, const OpenOptions& options = {});
 
 // The URL with any password in its user part replaced by "***", for messages
 // and logs. A plain path is returned unchanged. When unsure where the password

@@ -239,7 +239,6 @@ TEST_F(Contract, TargetsAsTyped) {
     for (const std::string& cmd : {std::string("push ") + q(src) + " 'C:\\inetpub\\wwwroot\\Website'",
                                    std::string("diff ") + q(src) + " 'C:\\inetpub\\wwwroot\\Website'",
                                    std::string("history '\\\\dds1\\wwwroot\\Website'"),
-                                   std::string("push ") + q(src) + " ssh://deploy@cm2/srv/Website",
                                    std::string("diff ") + q(src) + " smb://dds1/wwwroot/Website"}) {
         auto r = cli_run(cmd);
         EXPECT_NE(r.exit_code, 0) << cmd;

@@ -114,7 +114,7 @@ struct Scenario {
         auto t = transport::make_local_transport(target);
         sync::DirectTarget direct(*t);
         direct.open(true);
-        auto current = direct.history().current();
+        auto current = sync::History(direct.state()).current();
         direct.close();
         auto root = tree_root(target);
         bool is_new = root == new_root;

@@ -1,0 +1,21 @@
+#include "sync/target.hpp"
+
+#include "sync/agent/client.hpp"
+#include "sync/apply.hpp"
+#include "sync/error.hpp"
+
+namespace exmsync::sync {
+
+std::unique_ptr<Target> open_target(const std::string& location, const TargetOptions& options) {
+    if (location.rfind("ssh://", 0) == 0) return agent::open_ssh_target(location, options);
+    if (options.mode == AgentMode::Agent || !options.rsh.empty())
+        throw UsageError("'" + transport::redact_url(location) +
+                         "' is not an ssh:// target; --rsh and --remote-exmsync only apply to those");
+    try {
+        return std::make_unique<DirectTarget>(transport::open_transport(location, options.open), "local");
+    } catch (const transport::Error& e) {
+        throw UnreachableError(e.what());
+    }
+}
+
+}  // namespace exmsync::sync

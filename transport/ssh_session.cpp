@@ -1,0 +1,303 @@
+#include "transport/ssh_session.hpp"
+
+#include <libssh/libssh.h>
+
+#include <algorithm>
+#include <chrono>
+#include <boost/filesystem/operations.hpp>
+#include <cstdlib>
+
+namespace exmsync::transport {
+namespace {
+
+ssh_session as_session(void* p) { return static_cast<ssh_session>(p); }
+ssh_channel as_channel(void* p) { return static_cast<ssh_channel>(p); }
+
+std::string home() {
+    const char* h = std::getenv("HOME");
+    return h && *h ? h : "/root";
+}
+
+std::string local_user() {
+    const char* u = std::getenv("USER");
+    if (u && *u) return u;
+    const char* l = std::getenv("LOGNAME");
+    return l && *l ? l : "root";
+}
+
+std::string sha256_of(ssh_key key) {
+    unsigned char* hash = nullptr;
+    size_t length = 0;
+    if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &length) != 0) return "SHA256:?";
+    char* text = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, length);
+    ssh_clean_pubkey_hash(&hash);
+    std::string out = text ? text : "SHA256:?";
+    ssh_string_free_char(text);
+    return out;
+}
+
+bool is_digits(const std::string& s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
+}
+
+}  // namespace
+
+// ---- the URL ----
+
+SshUrl SshUrl::parse(const std::string& url) {
+    const std::string shown = redact_url(url);
+    auto bad = [&](const std::string& why) { return Error("'" + shown + "': " + why); };
+    if (url.rfind("ssh://", 0) != 0) throw bad("not an ssh:// URL");
+    std::string rest = url.substr(6);
+    auto slash = rest.find('/');
+    if (slash == std::string::npos || slash + 1 >= rest.size())
+        throw bad("no path on the server; write ssh://[user@]host[:port]/path/to/Website");
+    std::string authority = rest.substr(0, slash);
+    SshUrl out;
+    out.path = rest.substr(slash);
+    auto at = authority.rfind('@');
+    if (at != std::string::npos) {
+        out.user = authority.substr(0, at);
+        authority = authority.substr(at + 1);
+        if (out.user.find(':') != std::string::npos)
+            throw bad("a password in the URL is refused; use a key or the ssh-agent");
+    }
+    // [v6]:port or host:port
+    if (!authority.empty() && authority.front() == '[') {
+        auto close = authority.find(']');
+        if (close == std::string::npos) throw bad("unclosed '[' in the host");
+        out.host = authority.substr(1, close - 1);
+        authority = authority.substr(close + 1);
+        if (!authority.empty() && authority.front() != ':') throw bad("junk after the host");
+        if (!authority.empty()) authority = authority.substr(1);
+    } else {
+        auto colon = authority.find(':');
+        out.host = authority.substr(0, colon);
+        authority = colon == std::string::npos ? "" : authority.substr(colon + 1);
+    }
+    if (!authority.empty()) {
+        if (!is_digits(authority) || std::stoi(authority) < 1 || std::stoi(authority) > 65535)
+            throw bad("bad port '" + authority + "'");
+        out.port = std::stoi(authority);
+    }
+    if (out.host.empty()) throw bad("no host");
+    // /C:/inetpub/... is a Windows OpenSSH path: the drive, not a folder "C:".
+    if (out.path.size() >= 3 && std::isalpha(static_cast<unsigned char>(out.path[1])) && out.path[2] == ':')
+        out.path = out.path.substr(1);
+    while (out.path.size() > 1 && out.path.back() == '/') out.path.pop_back();
+    return out;
+}
+
+std::string SshUrl::text() const {
+    std::string out = "ssh://" + (user.empty() ? "" : user + "@") + host;
+    if (port != 22) out += ":" + std::to_string(port);
+    return out + (windows_path() ? "/" : "") + path;
+}
+
+bool SshUrl::windows_path() const { return path.size() >= 2 && path[1] == ':'; }
+
+// ---- the session ----
+
+SshSession::SshSession(const SshUrl& url, const SshOptions& options) : url_(url), session_(ssh_new()) {
+    if (!session_) throw Error("target " + url_.text() + ": cannot start libssh (out of memory)");
+    ssh_session s = as_session(session_);
+    // libssh would read ~/.ssh/config and /etc/ssh/ssh_config: a setting
+    // there (StrictHostKeyChecking no, another known_hosts) must change nothing.
+    int no = 0;
+    ssh_options_set(s, SSH_OPTIONS_PROCESS_CONFIG, &no);
+    ssh_options_set(s, SSH_OPTIONS_HOST, url_.host.c_str());
+    ssh_options_set(s, SSH_OPTIONS_PORT, &url_.port);
+    std::string user = url_.user.empty() ? local_user() : url_.user;
+    ssh_options_set(s, SSH_OPTIONS_USER, user.c_str());
+    long timeout = options.timeout_seconds;
+    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout);
+    std::string known = options.known_hosts.empty() ? home() + "/.ssh/known_hosts" : options.known_hosts;
+    ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, known.c_str());
+    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, known.c_str());  // that file and no other
+    if (ssh_connect(s) != SSH_OK) {
+        std::string why = ssh_get_error(s);
+        ssh_free(s);
+        session_ = nullptr;
+        throw UnreachableHost("target " + url_.text() + ": cannot connect (" + why +
+                              "); check the host, the port and that sshd runs there");
+    }
+    try {
+        check_host_key(options);
+        authenticate(options);
+    } catch (...) {
+        ssh_disconnect(s);
+        ssh_free(s);
+        session_ = nullptr;
+        throw;
+    }
+}
+
+SshSession::~SshSession() {
+    if (!session_) return;
+    ssh_disconnect(as_session(session_));
+    ssh_free(as_session(session_));
+}
+
+void SshSession::fail(const std::string& problem) const { throw Error("target " + url_.text() + ": " + problem); }
+
+void SshSession::check_host_key(const SshOptions& options) {
+    ssh_session s = as_session(session_);
+    ssh_key key = nullptr;
+    if (ssh_get_server_publickey(s, &key) != SSH_OK) fail("the server sent no host key");
+    std::string fingerprint = sha256_of(key);
+    ssh_key_free(key);
+    std::string known = options.known_hosts.empty() ? home() + "/.ssh/known_hosts" : options.known_hosts;
+    std::string name = url_.port == 22 ? url_.host : "[" + url_.host + "]:" + std::to_string(url_.port);
+    if (!options.host_key.empty()) {
+        if (fingerprint != options.host_key)
+            fail("the host key is " + fingerprint + ", not the pinned " + options.host_key +
+                 "; if the server's key really changed, pin the new one");
+        return;  // a pin is the whole check
+    }
+    switch (ssh_session_is_known_server(s)) {
+        case SSH_KNOWN_HOSTS_OK: return;
+        case SSH_KNOWN_HOSTS_CHANGED:
+        case SSH_KNOWN_HOSTS_OTHER:
+            fail("the host key changed: it is now " + fingerprint + ", which " + known +
+                 " does not list for " + name + "; if the server was really rebuilt, remove the old key with "
+                 "ssh-keygen -R '" + name + "' -f " + known + " and connect again, otherwise do not");
+        case SSH_KNOWN_HOSTS_NOT_FOUND:
+        case SSH_KNOWN_HOSTS_UNKNOWN:
+            if (options.accept_new_host_key) {
+                if (ssh_session_update_known_hosts(s) != SSH_OK)
+                    fail("cannot record its host key in " + known + ": " + ssh_get_error(s));
+                return;
+            }
+            fail("unknown host key " + fingerprint + " (not in " + known + "); check it with the server's "
+                 "administrator, then add it (ssh-keyscan -p " + std::to_string(url_.port) + " " + url_.host +
+                 " >> " + known + "), pin it with --host-key, or pass --accept-new-host-key");
+        case SSH_KNOWN_HOSTS_ERROR: fail(std::string("cannot check the host key: ") + ssh_get_error(s));
+    }
+}
+
+void SshSession::authenticate(const SshOptions& options) {
+    ssh_session s = as_session(session_);
+    std::vector<std::string> tried;
+    if (options.identities.empty() && std::getenv("SSH_AUTH_SOCK")) {
+        tried.push_back("the ssh-agent");
+        if (ssh_userauth_agent(s, nullptr) == SSH_AUTH_SUCCESS) return;
+    }
+    std::vector<std::string> files = options.identities;
+    if (files.empty())
+        for (const char* name : {"id_ed25519", "id_ecdsa", "id_rsa"}) files.push_back(home() + "/.ssh/" + name);
+    for (const auto& file : files) {
+        boost::system::error_code ec;
+        if (!boost::filesystem::exists(file, ec)) {
+            if (!options.identities.empty()) fail("identity file " + file + " does not exist");
+            continue;
+        }
+        ssh_key key = nullptr;
+        if (ssh_pki_import_privkey_file(file.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK) {
+            tried.push_back(file + " (unreadable, or protected by a passphrase: load it into the ssh-agent)");
+            continue;
+        }
+        tried.push_back(file);
+        int rc = ssh_userauth_publickey(s, nullptr, key);
+        ssh_key_free(key);
+        if (rc == SSH_AUTH_SUCCESS) return;
+    }
+    std::string list;
+    for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t;
+    std::string user = url_.user.empty() ? local_user() : url_.user;
+    fail("the server refused every key for " + user + " (tried " + (list.empty() ? "none: no agent, no key files" : list) +
+         "); add the public key to that user's authorized_keys, or name the key with --identity");
+}
+
+std::unique_ptr<SshChannel> SshSession::exec(const std::string& command) {
+    ssh_session s = as_session(session_);
+    ssh_channel channel = ssh_channel_new(s);
+    if (!channel) fail(std::string("cannot open a channel: ") + ssh_get_error(s));
+    if (ssh_channel_open_session(channel) != SSH_OK || ssh_channel_request_exec(channel, command.c_str()) != SSH_OK) {
+        std::string why = ssh_get_error(s);
+        ssh_channel_free(channel);
+        fail("cannot run a command: " + why);
+    }
+    return std::make_unique<SshChannel>(*this, channel, command);
+}
+
+// ---- a channel ----
+
+SshChannel::SshChannel(SshSession& session, void* channel, std::string command)
+    : session_(session), channel_(channel), command_(std::move(command)) {}
+
+SshChannel::~SshChannel() {
+    ssh_channel c = as_channel(channel_);
+    ssh_channel_close(c);
+    ssh_channel_free(c);
+}
+
+std::optional<std::size_t> SshChannel::read(char* buffer, std::size_t size, int timeout_ms) {
+    ssh_channel c = as_channel(channel_);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (true) {
+        int n = ssh_channel_read_timeout(c, buffer, static_cast<uint32_t>(size), 0, 200);
+        if (n > 0) {
+            read_ += static_cast<std::uint64_t>(n);
+            return static_cast<std::size_t>(n);
+        }
+        if (n == SSH_ERROR)
+            throw Error("target " + session_.url().text() + ": the connection failed: " +
+                        ssh_get_error(as_session(session_.handle())));
+        // Keep what the command says on stderr, for the message if it fails.
+        char err[4096];
+        int e = ssh_channel_read_nonblocking(c, err, sizeof err, 1);
+        if (e > 0 && errors_.size() < 16384) errors_.append(err, static_cast<std::size_t>(e));
+        if (ssh_channel_is_eof(c) || !ssh_channel_is_open(c)) return 0;
+        if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    }
+}
+
+void SshChannel::write(const char* data, std::size_t size) {
+    ssh_channel c = as_channel(channel_);
+    while (size > 0) {
+        int n = ssh_channel_write(c, data, static_cast<uint32_t>(std::min<std::size_t>(size, 1u << 20)));
+        if (n == SSH_ERROR)
+            throw Error("target " + session_.url().text() + ": the connection failed: " +
+                        ssh_get_error(as_session(session_.handle())));
+        data += n;
+        size -= static_cast<std::size_t>(n);
+        written_ += static_cast<std::uint64_t>(n);
+    }
+}
+
+void SshChannel::close_input() { ssh_channel_send_eof(as_channel(channel_)); }
+
+std::string SshChannel::errors() {
+    ssh_channel c = as_channel(channel_);
+    char err[4096];
+    int e;
+    while ((e = ssh_channel_read_nonblocking(c, err, sizeof err, 1)) > 0 && errors_.size() < 16384)
+        errors_.append(err, static_cast<std::size_t>(e));
+    return errors_;
+}
+
+int SshChannel::exit_status() { return ssh_channel_get_exit_status(as_channel(channel_)); }
+
+// ---- quoting ----
+
+std::string remote_command(const std::vector<std::string>& argv, bool windows) {
+    std::string out;
+    for (const auto& arg : argv) {
+        if (!out.empty()) out += ' ';
+        if (windows) {
+            // cmd.exe gives these a meaning even inside quotes: refuse rather
+            // than hope.
+            if (arg.find_first_of("\"%!^&|<>\r\n") != std::string::npos)
+                throw Error("'" + arg + "' holds a character cmd.exe would interpret (\" % ! ^ & | < >); rename "
+                            "the folder on the server");
+            out += '"' + arg + '"';
+        } else {
+            out += '\'';
+            for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+            out += '\'';
+        }
+    }
+    return out;
+}
+
+}  // namespace exmsync::transport
