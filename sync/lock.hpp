@@ -3,8 +3,10 @@
 // flushed before anything relies on it. It records host, pid, the process's
 // start time and the time, so that a refusal can say who holds it, and a lock
 // whose process is gone from this host (or whose pid now belongs to another
-// process) can be told apart from a live one. A stale lock is only broken by
-// `exmsync recover`.
+// process) can be told apart from a live one. A stale lock is broken by push,
+// apply and recover alike, each of which then finishes or undoes the dead
+// run's work first: a scheduled push must not wait for an operator after a
+// crash. A lock from another host is never judged from here.
 #pragma once
 
 #include <cstdint>

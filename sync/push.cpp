@@ -202,7 +202,9 @@ TargetResult push_to(Target& target, const std::string& name, const PushSource& 
 
     // The lock is held from before the scan to after the commit, so the plan
     // starts from what the target really holds and nothing changes under it.
-    auto recovered = target.open(false).notes;
+    // A lock left by a run that is provably gone is taken over, after its
+    // work is finished or undone, as recover would.
+    auto recovered = target.open(true).notes;
     r.notes.insert(r.notes.end(), recovered.begin(), recovered.end());
     auto scanned = target.scan(options.filter);
     log::info("{}: scanned {} files ({} hashed) in {:.2f} s", name, scanned.scan.stats.files,

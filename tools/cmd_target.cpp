@@ -81,7 +81,7 @@ int run_apply(const TargetArgs& args, Output& out) {
     const sync::Changeset& changeset = archive.changeset();
     auto target = open_target(where, args);
     note_mode(out, where, *target);
-    auto recovered = target->open(false);
+    auto recovered = target->open(true);
     print_notes(out, where, recovered.notes);
     sync::ApplyOptions options;
     options.kind = "apply";

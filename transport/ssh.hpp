@@ -3,9 +3,10 @@
 //
 // SFTP version 3 as OpenSSH serves it decides the capabilities: a rename is
 // link + unlink (never replaces, but a cut one can leave both names), there is
-// no inode, no ctime and mtimes are whole seconds, and folders cannot be
-// flushed. libssh 0.10 cannot send fsync@openssh.com, so flush_all runs
-// `sync` on a POSIX server; a Windows server declares durable_flush false.
+// no inode, no ctime and mtimes are whole seconds. Files, and on a POSIX
+// server folders, are flushed with OpenSSH's fsync@openssh.com; flush_all
+// runs `sync -f ROOT` on the server through an exec channel (one per apply,
+// for the staged files). A Windows server declares durable_flush false.
 // SFTP has no *at() calls: every folder on the way to a path is checked not to
 // be a symlink (and remembered) before the path is used.
 #pragma once

@@ -111,6 +111,10 @@ SshSession::SshSession(const SshUrl& url, const SshOptions& options) : url_(url)
     ssh_options_set(s, SSH_OPTIONS_USER, user.c_str());
     long timeout = options.timeout_seconds;
     ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout);
+    // Request and reply, one at a time: Nagle's algorithm would hold each
+    // small request back until the last reply's ACK (up to 40 ms apiece).
+    int nodelay = 1;
+    ssh_options_set(s, SSH_OPTIONS_NODELAY, &nodelay);
     std::string known = options.known_hosts.empty() ? home() + "/.ssh/known_hosts" : options.known_hosts;
     ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, known.c_str());
     ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, known.c_str());  // that file and no other

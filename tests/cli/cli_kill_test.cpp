@@ -226,8 +226,8 @@ TEST_F(KillApply, TwoAppliesAtOnceExactlyOneSucceeds) {
 }
 
 // A lock held by a live process (this test's `sleep` child) is never broken;
-// once that process is gone the lock is stale: apply refuses and says so,
-// recover removes it, and apply then succeeds.
+// once that process is gone the lock is stale: the next apply takes it over,
+// says so, and applies.
 TEST_F(KillApply, LiveLockThenStaleLock) {
     fs::path target = fresh_target();
     pid_t sleeper = spawn({"/bin/sleep", "30"});
@@ -251,21 +251,11 @@ TEST_F(KillApply, LiveLockThenStaleLock) {
     ::kill(sleeper, SIGKILL);
     wait_for(sleeper);  // reaped: the pid is gone, not a zombie
 
-    auto stale = cli_run("apply " + q(big->archive) + " --root " + q(target));
-    EXPECT_EQ(stale.exit_code, 2);
-    EXPECT_NE(stale.err.find("stale lock"), std::string::npos) << stale.err;
-    EXPECT_NE(stale.err.find("pid " + std::to_string(sleeper)), std::string::npos) << stale.err;
-    EXPECT_NE(stale.err.find("run 'exmsync recover " + target.string() + "'"), std::string::npos) << stale.err;
-    EXPECT_EQ(read_file(target / ".exmsync/lock"), lock);
-    EXPECT_EQ(root(target), big->old_root);
-
-    auto recovered = cli_run("recover --root " + q(target));
-    EXPECT_EQ(recovered.exit_code, 0) << recovered.err;
-    EXPECT_NE(recovered.out.find("removed a stale lock"), std::string::npos) << recovered.out;
-    EXPECT_FALSE(fs::exists(target / ".exmsync/lock"));
-
     auto applied = cli_run("apply " + q(big->archive) + " --root " + q(target));
     EXPECT_EQ(applied.exit_code, 0) << applied.err;
+    EXPECT_NE(applied.err.find("removed a stale lock from pid " + std::to_string(sleeper)), std::string::npos)
+        << applied.err;
+    EXPECT_FALSE(fs::exists(target / ".exmsync/lock"));
     EXPECT_EQ(root(target), big->new_root);
     EXPECT_EQ(leftovers(target), "");
 }

@@ -363,8 +363,10 @@ TEST_F(Failure, NeitherDirectionPossibleStaysLockedWithAdviceThatWorks) {
             EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 0) << m;
         }
         EXPECT_TRUE(fs::exists(target / ".exmsync/lock"));
+        // The next push meets the same block, and says the same.
         auto blocked = push_one(src, target);
-        EXPECT_EQ(blocked.error_code, "locked") << blocked.error;
+        EXPECT_EQ(blocked.error_code, "blocked") << blocked.error;
+        EXPECT_TRUE(contains(blocked.error, "move it aside")) << blocked.error;
         // The advice: move it aside, run recover.
         fs::rename(target / "new/deeper/n.html", dir / "aside.html");
         sync::DirectTarget direct(*t);
