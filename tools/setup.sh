@@ -14,7 +14,7 @@ packages=(
   libgtest-dev googletest xxhash rsync zstd openssh-server openssh-client samba smbclient faketime
   python3-jsonschema bash-completion
   # benchmarks
-  time hyperfine procps findutils
+  time hyperfine procps findutils rclone
 )
 
 missing=()

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs a real OpenSSH sshd on 127.0.0.1 for the SFTP / agent integration tests.
 #
-#   tools/test-sshd.sh start  DIR   create keys + config in DIR, start sshd, wait until it answers
+#   tools/test-sshd.sh start  DIR [--user NAME]
+#                                   create keys + config in DIR, start sshd, wait until it answers;
+#                                   logins are as NAME (default: the current user, who must then
+#                                   be root for any other NAME)
 #   tools/test-sshd.sh stop   DIR   stop the sshd whose pid is recorded in DIR (DIR is kept)
 #   tools/test-sshd.sh status DIR   exit 0 if that sshd is running, 1 if not
 #
@@ -14,6 +17,11 @@
 # DIR/env (source it):  SSHD_PORT SSHD_PID SSHD_HOST_KEY_FP (SHA256:...) SSH_CLIENT_KEY
 #                       SSH_KNOWN_HOSTS SSH_USER SSH_CONFIG SSHD_DIR
 #
+# Why --user: sshd runs every remote command (rsync's server, exmsync agent,
+# sftp-server) through the login user's shell, and a heavy ~/.bashrc (pyenv
+# init: ~1 s) then lands in every connection. Benchmarks log in as a plain
+# account with /bin/sh instead (tools/bench-ssh.sh).
+#
 # Nothing outside DIR is touched except /run/sshd (sshd's privilege-separation
 # folder, which Debian's sshd refuses to start without). Keys are kept across
 # stop/start so a test can restart the server; the port is chosen anew each start.
@@ -25,11 +33,18 @@ HOST_ALIAS=exmsync-test
 
 die() { echo "test-sshd: $*" >&2; exit 2; }
 
-usage() { die "usage: tools/test-sshd.sh start|stop|status DIR"; }
+usage() { die "usage: tools/test-sshd.sh start DIR [--user NAME] | stop DIR | status DIR"; }
 
-[ $# -eq 2 ] || usage
+[ $# -eq 2 ] || [ $# -eq 4 ] || usage
 cmd=$1
 dir_arg=$2
+user_arg=
+if [ $# -eq 4 ]; then
+  [ "$cmd" = start ] && [ "$3" = --user ] || usage
+  user_arg=$4
+  # The name goes unquoted into AllowUsers and ssh_config.
+  [[ $user_arg =~ ^[a-z_][a-z0-9_.-]*$ ]] || die "--user '$user_arg' is not a plain account name"
+fi
 
 # Tools: installing is tools/setup.sh's job, not ours.
 for t in "$SSHD" ssh-keygen ssh; do
@@ -178,11 +193,20 @@ write_env() {
 do_start() {
   local d user pid port rc log_from bind_failed
   d=$(abs_dir "$dir_arg")
+  user=$(id -un)
+  if [ -n "$user_arg" ] && [ "$user_arg" != "$user" ]; then
+    id -u -- "$user_arg" >/dev/null 2>&1 || die "--user $user_arg: no such account (create it, e.g. useradd --system --shell /bin/sh --create-home $user_arg)"
+    # An sshd run by anyone but root can only log in its own user.
+    [ "$(id -u)" -eq 0 ] || die "--user $user_arg needs root (sshd must switch to that account)"
+    user=$user_arg
+  fi
   if pid=$(running_pid "$d"); then
+    # DIR/env names the running server's user; do not hand out another.
+    [ "$(sed -n 's/^AllowUsers //p' "$d/sshd_config")" = "$user" ] ||
+      die "already running in $d (pid $pid) for user $(sed -n 's/^AllowUsers //p' "$d/sshd_config"), not $user: stop it first"
     echo "test-sshd: already running in $d (pid $pid, port $(sed -n 's/^Port //p' "$d/sshd_config"))"
     return 0
   fi
-  user=$(id -un)
 
   # With UsePAM no, sshd itself refuses accounts whose password field starts
   # with '!' (locked), even for key logins. Say so instead of a vague failure.
@@ -202,6 +226,15 @@ do_start() {
   [ -s "$d/id_ed25519" ] ||
     ssh-keygen -q -t ed25519 -N '' -C "exmsync-test-client" -f "$d/id_ed25519" </dev/null
   cp -f "$d/id_ed25519.pub" "$d/authorized_keys"
+  if [ "$user" != "$(id -un)" ]; then
+    # sshd reads authorized_keys as the login user, so that user needs to
+    # read it (it is only a public key) and to get into DIR (search only: the
+    # client's private key stays mode 600).
+    chmod 644 "$d/authorized_keys"
+    chmod a+x "$d"
+    runuser -u "$user" -- test -r "$d/authorized_keys" ||
+      die "$user cannot read $d/authorized_keys: a parent folder of $d is closed to it (chmod a+x it, or pick a DIR under an open folder)"
+  fi
   rm -f "$d/sshd.pid" "$d/env"
 
   # Pick a port and start. sshd daemonizes *before* it binds, so a port taken

@@ -1,0 +1,118 @@
+// A server that vanishes halfway: sshd (with every session it serves) killed
+// while a push streams its files and while it commits, in the agent mode and
+// in the agentless SFTP mode. Afterwards the target is old or new, or holds
+// the journal that finishes or undoes the commit; the next push, once the
+// server is back, completes the change; rsync then finds no difference.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "integration/ssh_server.hpp"
+#include "support/tree_root.hpp"
+
+using namespace exmsync::testing;
+using namespace exmsync::testing::cli;
+using namespace exmsync::testing::ssh;
+
+namespace {
+
+std::size_t count_files(const fs::path& dir) {
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        if (fs::is_regular_file(it->path(), ec)) ++n;
+    return n;
+}
+
+// Waits (up to a minute) for `ready`; true if it came.
+template <typename Ready>
+bool wait_for(Ready&& ready) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (ready()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+}
+
+class SshFaults : public ::testing::TestWithParam<Mode> {
+protected:
+    void SetUp() override {
+        server = std::make_unique<SshServer>(dir / "sshd");
+        TreeMaker(11).make(src);
+        fs::create_directories(target);
+        auto first = push();
+        ASSERT_EQ(first.exit_code, 0) << first.err;
+    }
+
+    CommandResult push() { return cli_run("push " + q(src) + " " + target_args(*server, target, GetParam())); }
+
+    // A change big enough to be caught in the middle: many new files, and
+    // one that does not compress.
+    void change_source(int round) {
+        TreeMaker(100 + round).mutate(src);
+        for (int i = 0; i < 1500; ++i)
+            write_file(src / ("bulk" + std::to_string(round)) / std::to_string(i % 20) / (std::to_string(i) + ".html"),
+                       "<html>" + std::to_string(i * round) + "</html>");
+        std::string noise(2 << 20, '\0');
+        std::mt19937_64 rng(round);
+        for (char& c : noise) c = static_cast<char>(rng());
+        write_file(src / "noise.bin", noise);
+    }
+
+    // No agent of this target still running (one whose sshd died finishes
+    // its commit on its own, then ends). "[a]gent" keeps pgrep from finding
+    // the shell that runs it, whose command line holds the pattern too.
+    bool agent_gone() {
+        return run("pgrep -f -- " + shell_quote("[a]gent --root=" + target.string())).exit_code != 0;
+    }
+
+    // Pushes in the background, kills the server when `moment` comes, and
+    // checks what is left; then the next push must complete.
+    template <typename Moment>
+    void kill_when(Moment&& moment, const std::string& what) {
+        auto old_root = tree_root(target);
+        auto new_root = tree_root(src);
+        auto pushing = std::async(std::launch::async, [&] { return push(); });
+        bool caught = wait_for(moment);
+        server->kill_all();
+        auto cut = pushing.get();
+        ASSERT_TRUE(caught) << what << ": the moment never came; push said " << cut.out << cut.err;
+        ASSERT_TRUE(wait_for([&] { return agent_gone(); })) << what << ": the agent did not end";
+
+        auto root = tree_root(target);
+        bool journaled = fs::exists(target / ".exmsync/journal");
+        EXPECT_TRUE(root == old_root || root == new_root || journaled)
+            << what << ": a mix of old and new with no journal to recover it";
+        if (cut.exit_code == 0) EXPECT_EQ(root, new_root) << what << ": reported done but not new";
+
+        server->start();  // a new port: the same server, back
+        auto next = push();
+        EXPECT_EQ(next.exit_code, 0) << what << ": the next push failed: " << next.err;
+        EXPECT_EQ(rsync_differences(src, target), "") << what;
+        EXPECT_EQ(leftovers(target), "") << what;
+    }
+
+    TempDir dir;
+    std::unique_ptr<SshServer> server;
+    fs::path src = dir / "src", target = dir / "target";
+};
+
+TEST_P(SshFaults, ServerKilledWhileFilesAreSent) {
+    change_source(1);
+    kill_when([&] { return count_files(target / ".exmsync/staging") >= 200; }, "killed while staging");
+}
+
+TEST_P(SshFaults, ServerKilledDuringTheCommit) {
+    change_source(2);
+    kill_when([&] { return fs::exists(target / ".exmsync/journal"); }, "killed during the commit");
+}
+
+INSTANTIATE_TEST_SUITE_P(Ssh, SshFaults, ::testing::Values(Mode::Agent, Mode::Sftp),
+                         [](const auto& info) { return std::string(mode_name(info.param)); });
+
+}  // namespace

@@ -1,0 +1,242 @@
+// The agent protocol over a local subprocess stream: a real `exmsync agent`
+// started as a child process, no sshd in between. Then the other side
+// misbehaving: another protocol version, something that is no agent, nothing
+// at all, garbage after the handshake, and a connection cut at byte offsets
+// of the archive. The target must end old or new and the next push finish.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <sys/wait.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "support/random_tree.hpp"
+#include "support/tree_root.hpp"
+#include "sync/agent/client.hpp"
+#include "sync/agent/protocol.hpp"
+#include "sync/apply.hpp"
+#include "sync/lock.hpp"
+#include "sync/platform.hpp"
+#include "sync/push.hpp"
+
+using namespace exmsync;
+using namespace exmsync::testing;
+
+namespace {
+
+const std::string kExmsync = EXMSYNC_BINARY;
+
+sync::PushOptions no_cache() {
+    sync::PushOptions o;
+    o.use_cache = false;  // the source changes faster than the racy-clean window
+    return o;
+}
+
+// An agent for `target` as a child process, behind `wrapper` (a shell
+// pipeline around it, "%s" standing for the agent's command line).
+std::unique_ptr<sync::Target> local_agent(const fs::path& target, const std::string& wrapper = "%s") {
+    std::string agent = shell_quote(kExmsync) + " agent --root=" + shell_quote(target.string());
+    std::string command = wrapper;
+    command.replace(command.find("%s"), 2, agent);
+    std::string why_not;
+    auto t = sync::agent::connect_agent(sync::agent::process_stream({"/bin/sh", "-c", command}, 30), "local-agent",
+                                        why_not);
+    if (!t) throw std::runtime_error("no agent: " + why_not);
+    return t;
+}
+
+// What connect_agent says about a program that is not a compatible agent.
+std::string refusal_of(const std::string& script) {
+    std::string why_not;
+    auto t = sync::agent::connect_agent(sync::agent::process_stream({"/bin/sh", "-c", script}, 30), "fake", why_not);
+    EXPECT_EQ(t, nullptr) << script;
+    return why_not;
+}
+
+// A push as `exmsync push` reports it: a failure is a result, not a throw.
+sync::TargetResult push_through(sync::Target& target, const fs::path& src) {
+    auto source = sync::PushSource::open(src.string(), no_cache());
+    try {
+        return sync::push_to(target, "local-agent", *source, no_cache());
+    } catch (const std::exception& e) {
+        sync::TargetResult r;
+        r.error = e.what();
+        r.error_code = sync::error_code(e);
+        return r;
+    }
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+class Agent : public ::testing::Test {
+protected:
+    void SetUp() override {
+        TreeMaker(21).make(src);
+        fs::create_directories(target);
+    }
+    TempDir dir{scratch_parent()};
+    fs::path src = dir / "src", target = dir / "target";
+};
+
+TEST_F(Agent, PushesNoOpsAndChanges) {
+    auto first = local_agent(target);
+    EXPECT_EQ(first->mode(), "agent");
+    auto r = push_through(*first, src);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(tree_root(target), tree_root(src));
+
+    // A no-op moves the handshake, the scan request and its reply.
+    auto second = local_agent(target);
+    r = push_through(*second, src);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.already_in_sync);
+    EXPECT_LT(r.traffic.sent + r.traffic.received, 2048u);
+
+    TreeMaker(21).mutate(src);
+    auto third = local_agent(target);
+    r = push_through(*third, src);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_GT(r.changes.renames, 0u);
+    EXPECT_EQ(tree_root(target), tree_root(src));
+    EXPECT_EQ(r.mode, "agent");
+
+    auto history = local_agent(target)->history();
+    ASSERT_EQ(history.size(), 3u);  // 000000, then two pushes
+    EXPECT_TRUE(history.back().current);
+    EXPECT_EQ(history.back().record.apply_id, r.apply_id);
+}
+
+TEST_F(Agent, ErrorsComeBackWithTheirCodes) {
+    pid_t sleeper = ::fork();
+    if (sleeper == 0) {
+        ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+        std::_Exit(127);
+    }
+    write_file(target / ".exmsync/lock", "host=" + sync::platform::host_name() + "\npid=" + std::to_string(sleeper) +
+                                             "\nsince=2026-01-01T00:00:00Z\n");
+    auto t = local_agent(target);
+    try {
+        t->open(true);
+        ADD_FAILURE() << "a live lock was broken";
+    } catch (const sync::Error& e) {
+        EXPECT_STREQ(e.code(), "locked");
+        EXPECT_TRUE(contains(e.what(), "pid " + std::to_string(sleeper))) << e.what();
+    }
+    ::kill(sleeper, SIGKILL);
+    int status = 0;
+    ::waitpid(sleeper, &status, 0);
+}
+
+TEST_F(Agent, AnotherProtocolVersionIsToldApart) {
+    std::string why = refusal_of(
+        R"(echo '{"exmsync-agent":1,"protocol":0,"version":"0.0.9","os":"linux"}'; cat >/dev/null)");
+    EXPECT_TRUE(contains(why, "exmsync 0.0.9 there speaks agent protocol 0")) << why;
+    EXPECT_TRUE(contains(why, "speaks " + std::to_string(sync::agent::kProtocol))) << why;
+    EXPECT_TRUE(contains(why, "install the same version on both sides")) << why;
+}
+
+TEST_F(Agent, TheAgentRefusesAClientOfAnotherProtocol) {
+    auto r = run("echo '{\"exmsync-client\":1,\"protocol\":99}' | " + shell_quote(kExmsync) + " agent --root=" +
+                 shell_quote(target.string()));
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_TRUE(contains(r.err, "the client speaks agent protocol 99")) << r.err;
+    EXPECT_TRUE(fs::is_empty(target));
+}
+
+TEST_F(Agent, SomethingElseAnsweringIsNoAgent) {
+    std::string why = refusal_of("echo 'Welcome to dispatch01!'; cat >/dev/null");
+    EXPECT_TRUE(contains(why, "the server answered 'Welcome to dispatch01!', not an exmsync agent")) << why;
+    why = refusal_of("echo 'sh: 1: exmsync: not found' >&2; exit 127");
+    EXPECT_TRUE(contains(why, "no exmsync agent answered (sh: 1: exmsync: not found)")) << why;
+    why = refusal_of("exit 3");
+    EXPECT_TRUE(contains(why, "no exmsync agent answered (exit status 3)")) << why;
+}
+
+// Garbage after a valid handshake is a lost connection, not a crash.
+TEST_F(Agent, GarbageAfterTheHandshakeIsALostConnection) {
+    std::string why_not;
+    auto t = sync::agent::connect_agent(
+        sync::agent::process_stream(
+            {"/bin/sh", "-c", R"(echo '{"exmsync-agent":1,"protocol":1,"version":"x"}'; head -c 50 >/dev/null; )"
+                              R"(printf 'ZZZZZZZZZZZZZZZZZZZZ'; cat >/dev/null)"},
+            30),
+        "fake", why_not);
+    ASSERT_NE(t, nullptr) << why_not;
+    try {
+        t->open(false);
+        ADD_FAILURE() << "garbage accepted";
+    } catch (const sync::UnreachableError& e) {
+        EXPECT_TRUE(contains(e.what(), "fake: lost the connection")) << e.what();
+    }
+}
+
+// The client's stream cut after N bytes, at points through the archive: the
+// agent never commits a part of it, leaves no lock, and the next push
+// completes the change.
+TEST_F(Agent, ACutConnectionLeavesTheTargetOldAndTheNextPushFinishes) {
+    ASSERT_TRUE(push_through(*local_agent(target), src).ok);
+    const auto old_root = tree_root(target);
+    TreeMaker maker(22);
+    maker.mutate(src);
+    // Incompressible, so that the archive is long and the cuts land inside it.
+    std::string noise(400 * 1024, '\0');
+    std::mt19937_64 rng(5);
+    for (char& c : noise) c = static_cast<char>(rng());
+    write_file(src / "new/noise.bin", noise);
+    const auto new_root = tree_root(src);
+
+    for (std::uint64_t cut : {600ull, 5'000ull, 60'000ull, 200'000ull, 390'000ull}) {
+        // stdbuf: head must pass on each request at once, not when its buffer fills.
+        auto t = local_agent(target, "stdbuf -o0 head -c " + std::to_string(cut) + " | %s");
+        auto r = push_through(*t, src);
+        EXPECT_FALSE(r.ok) << "cut at " << cut;
+        t.reset();  // the agent is gone once its stream is
+        EXPECT_EQ(tree_root(target), old_root) << "cut at " << cut;
+        EXPECT_FALSE(fs::exists(target / ".exmsync/lock")) << "cut at " << cut;
+        EXPECT_FALSE(fs::exists(target / ".exmsync/journal")) << "cut at " << cut;
+    }
+    auto r = push_through(*local_agent(target), src);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(tree_root(target), new_root);
+}
+
+// The agent killed during its commit: the journal lets the next push finish
+// or undo it, the dead agent's lock is taken over, and the target ends new.
+TEST_F(Agent, AKilledAgentIsRecoveredByTheNextPush) {
+    ASSERT_TRUE(push_through(*local_agent(target), src).ok);
+    const auto old_root = tree_root(target);
+    TreeMaker(23).mutate(src);
+    // Enough files that the commit lasts longer than it takes to kill it.
+    for (int i = 0; i < 3000; ++i) write_file(src / "bulk" / std::to_string(i % 30) / (std::to_string(i) + ".html"), "x");
+    const auto new_root = tree_root(src);
+
+    std::atomic<bool> done{false}, killed{false};
+    std::thread killer([&] {
+        while (!done) {
+            if (fs::exists(target / ".exmsync/journal")) {
+                run("pkill -KILL -f -- " + shell_quote("agent --root=" + target.string()));
+                killed = true;
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+    });
+    auto r = push_through(*local_agent(target), src);
+    done = true;
+    killer.join();
+    ASSERT_TRUE(killed) << "the commit ended before the agent could be killed";
+    EXPECT_FALSE(r.ok);
+    auto root = tree_root(target);
+    EXPECT_TRUE(root == old_root || root == new_root || fs::exists(target / ".exmsync/journal"))
+        << "a mix with no journal to recover it";
+    r = push_through(*local_agent(target), src);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(tree_root(target), new_root);
+    bool took_over = false;
+    for (const auto& n : r.notes) took_over |= contains(n, "removed a stale lock");
+    EXPECT_TRUE(took_over);
+}
+
+}  // namespace
