@@ -54,7 +54,8 @@ protected:
     // A change big enough to be caught in the middle: many new files, and
     // one that does not compress.
     void change_source(int round) {
-        TreeMaker(100 + round).mutate(src);
+        if (!mutated) TreeMaker(100 + round).mutate(src);  // once: it reshapes what make() made
+        mutated = true;
         for (int i = 0; i < 1500; ++i)
             write_file(src / ("bulk" + std::to_string(round)) / std::to_string(i % 20) / (std::to_string(i) + ".html"),
                        "<html>" + std::to_string(i * round) + "</html>");
@@ -98,17 +99,24 @@ protected:
     }
 
     TempDir dir;
+    bool mutated = false;
     std::unique_ptr<SshServer> server;
     fs::path src = dir / "src", target = dir / "target";
 };
 
+// Early, midway and late in the stream of files (staged files stand for the
+// offset reached in the archive or in the SFTP uploads).
 TEST_P(SshFaults, ServerKilledWhileFilesAreSent) {
-    change_source(1);
-    kill_when([&] { return count_files(target / ".exmsync/staging") >= 200; }, "killed while staging");
+    int round = 0;
+    for (std::size_t staged : {20, 700, 1400}) {
+        change_source(++round);
+        kill_when([&] { return count_files(target / ".exmsync/staging") >= staged; },
+                  "killed after " + std::to_string(staged) + " staged files");
+    }
 }
 
 TEST_P(SshFaults, ServerKilledDuringTheCommit) {
-    change_source(2);
+    change_source(9);
     kill_when([&] { return fs::exists(target / ".exmsync/journal"); }, "killed during the commit");
 }
 
