@@ -217,6 +217,24 @@ TEST_F(Push, DryRunChangesNothing) {
     EXPECT_NE(cli_run("diff " + q(src) + " " + q(targets[0])).exit_code, 0);
 }
 
+// Repeatable options take one value each: the folders after them stay
+// positionals, wherever the options stand.
+TEST_F(Push, RepeatableOptionsDoNotSwallowFolders) {
+    auto r = cli_run("push --include '**/*.html' --exclude 'x/**' " + q(src) + " --include '*.css' " +
+                     q(targets[0]) + " --identity /nonexistent/key " + q(targets[1]));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("2 targets: 2 updated"), std::string::npos) << r.out;
+    for (const auto& t : {targets[0], targets[1]})
+        for (fs::recursive_directory_iterator it(t), end; it != end; ++it) {
+            if (it->path().filename() == ".exmsync") it.disable_recursion_pending();
+            else if (fs::is_regular_file(it->path()))
+                EXPECT_TRUE(it->path().extension() == ".html" || it->path().extension() == ".css") << it->path();
+        }
+    EXPECT_FALSE(fs::exists(targets[2] / ".exmsync"));
+    auto diff = cli_run("diff --exclude '*.txt' --exclude '*.js' " + q(src) + " " + q(targets[2]));
+    EXPECT_EQ(diff.exit_code, 1) << diff.out << diff.err;  // 1: differences, not 2: usage
+}
+
 TEST_F(Push, MissingTargetIsExitOneNamingItOthersStillPushed) {
     fs::path missing = dir / "not-mounted";
     auto r = cli_run("push " + q(src) + " " + q(targets[0]) + " " + q(missing) + " " + q(targets[1]));
