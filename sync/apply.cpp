@@ -320,7 +320,7 @@ manifest::ScanResult DirectTarget::peek(const FilterSpec& filter, const boost::f
     manifest::ScanOptions scan;
     scan.filter = filter.filter();
     scan.hidden_out = hidden;
-    if (state_.exists(layout::kStatCache)) {
+    if (!verify_full_ && state_.exists(layout::kStatCache)) {
         state_.copy_out(layout::kStatCache, cache.path());
         scan.cache_in = cache.path();
     }
@@ -340,7 +340,7 @@ manifest::ScanResult DirectTarget::scan(const FilterSpec& filter, const boost::f
     manifest::TempFile cache_in, cache_out;
     manifest::ScanOptions scan;
     scan.filter = filter.filter();
-    if (state_.exists(layout::kStatCache)) {
+    if (!verify_full_ && state_.exists(layout::kStatCache)) {
         state_.copy_out(layout::kStatCache, cache_in.path());
         scan.cache_in = cache_in.path();
     }

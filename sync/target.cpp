@@ -6,7 +6,9 @@
 
 namespace exmsync::sync {
 
-std::unique_ptr<Target> open_target(const std::string& location, const TargetOptions& options) {
+namespace {
+
+std::unique_ptr<Target> open_as_chosen(const std::string& location, const TargetOptions& options) {
     if (location.rfind("ssh://", 0) == 0) return agent::open_ssh_target(location, options);
     if (options.mode == AgentMode::Agent || !options.rsh.empty())
         throw UsageError("'" + transport::redact_url(location) +
@@ -16,6 +18,14 @@ std::unique_ptr<Target> open_target(const std::string& location, const TargetOpt
     } catch (const transport::Error& e) {
         throw UnreachableError(e.what());
     }
+}
+
+}  // namespace
+
+std::unique_ptr<Target> open_target(const std::string& location, const TargetOptions& options) {
+    auto target = open_as_chosen(location, options);
+    target->verify_full(options.verify_full);
+    return target;
 }
 
 }  // namespace exmsync::sync

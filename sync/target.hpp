@@ -61,6 +61,11 @@ struct TargetOptions {
     // A command that reaches the server instead of libssh, as rsync's -e:
     // "ssh -J bastion". It gets [-p PORT] [user@]host and the agent command.
     std::string rsh;
+    // Read and hash every file of the target instead of trusting its stat
+    // cache (--verify full): for backends whose stat says less than a local
+    // disk's (SFTP has no inode or ctime and whole-second mtimes), or for a
+    // target suspected of edits that kept size and mtime.
+    bool verify_full = false;
 };
 
 // One line of a target's history.
@@ -114,6 +119,12 @@ public:
     virtual RollbackReport rollback(const std::string& to, const RollbackOptions& options) = 0;
 
     virtual Traffic traffic() const { return {}; }
+
+    // See TargetOptions::verify_full; open_target() sets it.
+    void verify_full(bool on) { verify_full_ = on; }
+
+protected:
+    bool verify_full_ = false;
 };
 
 // Opens the target at `location` (a folder, file:// or ssh:// URL), choosing

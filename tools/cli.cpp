@@ -83,6 +83,14 @@ void SshFlags::add_to(CLI::App& command) {
                        "(e.g. 'ssh -J bastion'); needs exmsync on the server");
 }
 
+void SshFlags::add_verify_to(CLI::App& command) {
+    command.add_option("--verify", verify,
+                       "How a target's files are checked: stat (trust its stat cache for files whose size, "
+                       "mtime and, where the backend has them, inode and ctime are unchanged; the default) or "
+                       "full (read and hash every file)")
+        ->check(CLI::IsMember({"stat", "full"}));
+}
+
 sync::TargetOptions SshFlags::options() const {
     sync::TargetOptions o = target;
     if (no_agent && (!remote_exmsync.empty() || !o.rsh.empty()))
@@ -92,6 +100,7 @@ sync::TargetOptions SshFlags::options() const {
         o.mode = sync::AgentMode::Agent;
         o.remote_exmsync = remote_exmsync;
     }
+    o.verify_full = verify == "full";
     if (o.open.ssh.timeout_seconds <= 0) throw sync::UsageError("--ssh-timeout must be at least 1 second");
     return o;
 }

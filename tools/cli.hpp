@@ -65,7 +65,10 @@ struct SshFlags {
     sync::TargetOptions target;
     bool no_agent = false;
     std::string remote_exmsync;
+    std::string verify = "stat";
     void add_to(CLI::App& command);
+    // --verify, for the commands that scan a target (push, diff, apply).
+    void add_verify_to(CLI::App& command);
     // The options with the flags' choices applied.
     sync::TargetOptions options() const;
 };

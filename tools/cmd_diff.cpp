@@ -26,6 +26,7 @@ struct DiffArgs {
 int run_diff(const DiffArgs& args, Output& out) {
     auto options = args.scan.snapshot_options();
     options.target = args.ssh.options();
+    if (options.target.verify_full) options.use_cache = false;  // a local folder is hashed whole too
     std::string source_path = location(args.source), target_path = location(args.target);
     sync::TempFile hidden;
     auto target_options = options;
@@ -101,6 +102,7 @@ Runner add_diff_command(CLI::App& cmd) {
     cmd.add_flag("--no-delete", args->no_delete, "As push --no-delete: files only the target has stay");
     args->scan.add_to(cmd);
     args->ssh.add_to(cmd);
+    args->ssh.add_verify_to(cmd);
     return [args](Output& out) { return run_diff(*args, out); };
 }
 

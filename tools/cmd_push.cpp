@@ -174,6 +174,7 @@ Runner add_push_command(CLI::App& cmd) {
     cmd.add_flag("--json", args->json, "One JSON object: every target's result, and a summary");
     args->scan.add_to(cmd);
     args->ssh.add_to(cmd);
+    args->ssh.add_verify_to(cmd);
     return [args](Output& out) { return run_push(*args, out); };
 }
 

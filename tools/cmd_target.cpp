@@ -248,6 +248,7 @@ Runner add_apply_command(CLI::App& cmd) {
     cmd.add_option("ARCHIVE", args->archive, "Changeset archive from 'exmsync pack', or - for standard input")
         ->required();
     target_options(cmd, *args);
+    args->ssh.add_verify_to(cmd);
     return [args](Output& out) { return run_apply(*args, out); };
 }
 

@@ -186,7 +186,7 @@ public:
 
 private:
     TargetScan scan_or_peek(const FilterSpec& filter, bool peek) {
-        scanned_ = decode(request({{"op", "scan"}, {"filter", filter_json(filter)}, {"peek", peek}}), scan_from);
+        scanned_ = decode(request({{"op", "scan"}, {"filter", filter_json(filter)}, {"peek", peek}, {"verify_full", verify_full_}}), scan_from);
         return *scanned_;
     }
 

@@ -86,6 +86,7 @@ public:
             reply(recover_json(target().open(request.at("break_stale_lock").get<bool>())));
         } else if (op == "scan") {
             FilterSpec filter = filter_from(request.at("filter"));
+            target().verify_full(request.at("verify_full").get<bool>());
             reply(scan_json(request.at("peek").get<bool>() ? target().peek(filter) : target().scan(filter)));
         } else if (op == "manifest") {
             manifest::TempFile manifest, hidden;

@@ -119,6 +119,42 @@ TEST_P(SshModes, ApplyShipsAnArchive) {
     EXPECT_NE(replayed.out.find("already holds changeset"), std::string::npos) << replayed.out;
 }
 
+// An edit on the target that kept the size and the mtime (to the second, all
+// SFTP shows) is found by --verify full, which hashes every file. Over SFTP,
+// with no inode or ctime to give it away, the stat check cannot see it.
+TEST_P(SshModes, VerifyFullFindsAnEditThatKeptSizeAndMtime) {
+    // Old mtimes, out of the window in which a stat cache trusts nothing;
+    // the second push records the files pushed by the first in the cache.
+    ASSERT_EQ(run("find " + q(src) + " -type f -exec touch -d 2024-01-01T12:00:00 {} +").exit_code, 0);
+    ASSERT_EQ(push().exit_code, 0);
+    ASSERT_EQ(push().exit_code, 0);
+    fs::path edited;
+    for (fs::recursive_directory_iterator it(target), end; it != end; ++it) {
+        if (it->path().filename() == ".exmsync") it.disable_recursion_pending();
+        else if (fs::is_regular_file(it->path()) && fs::file_size(it->path()) > 0) {
+            edited = it->path();
+            break;
+        }
+    }
+    ASSERT_FALSE(edited.empty());
+    auto r = run("f=" + q(edited) + "; cp -p \"$f\" \"$f.ref\" && tr '\\000-\\377' '\\001-\\377\\000' <\"$f.ref\" >\"$f\" && "
+                 "touch -r \"$f.ref\" \"$f\" && rm \"$f.ref\"");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_NE(rsync_differences(src, target), "");
+    std::string name = fs::relative(edited, target).generic_string();
+
+    auto quick = cli_run("diff " + q(src) + " " + where());
+    if (GetParam() == Mode::Sftp) EXPECT_EQ(quick.exit_code, 0) << quick.out << quick.err;
+    auto full = cli_run("diff --verify full " + q(src) + " " + where());
+    EXPECT_EQ(full.exit_code, 1) << full.out << full.err;
+    EXPECT_NE(full.out.find(name), std::string::npos) << full.out;
+
+    auto pushed = cli_run("push --verify full " + q(src) + " " + where());
+    EXPECT_EQ(pushed.exit_code, 0) << pushed.err;
+    EXPECT_EQ(rsync_differences(src, target), "");
+    EXPECT_EQ(leftovers(target), "");
+}
+
 INSTANTIATE_TEST_SUITE_P(Ssh, SshModes, ::testing::Values(Mode::Agent, Mode::Sftp, Mode::Rsh),
                          [](const auto& info) { return std::string(mode_name(info.param)); });
 
