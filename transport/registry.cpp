@@ -42,7 +42,7 @@ std::string percent_decode(const std::string& url, const std::string& text) {
 // no message sends the user on to another that cannot help either.
 const char* const kMountAdvice =
     "mount the server's share or folder on this machine (mount -t cifs, sshfs) and give the folder under the mount "
-    "point, or run exmsync on that server";
+    "point, or reach the server by ssh (ssh://user@server/C:/inetpub/...)";
 
 // file:///abs/path or file://localhost/abs/path. Another host is refused:
 // it would need a share mounted first, so say so instead of guessing.
@@ -75,9 +75,8 @@ struct Scheme {
     Factory open;
 };
 
-// One row per scheme. ssh (libssh) and smb (libsmbclient, GPLv3, behind the
-// EXMSYNC_WITH_SMB option) get their rows from transport/ssh.hpp and
-// transport/smb.hpp when those backends land.
+// One row per scheme. smb (libsmbclient, GPLv3, behind the EXMSYNC_WITH_SMB
+// option) gets its row from transport/smb.hpp when that backend lands.
 constexpr Scheme kSchemes[] = {
     {"file", open_file_url},
     {"ssh", open_ssh},

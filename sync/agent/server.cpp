@@ -86,7 +86,8 @@ public:
             reply(recover_json(target().open(request.at("break_stale_lock").get<bool>())));
         } else if (op == "scan") {
             FilterSpec filter = filter_from(request.at("filter"));
-            target().verify_full(request.at("verify_full").get<bool>());
+            // Optional: clients of protocol 1 before --verify send none.
+            target().verify_full(request.value("verify_full", false));
             reply(scan_json(request.at("peek").get<bool>() ? target().peek(filter) : target().scan(filter)));
         } else if (op == "manifest") {
             manifest::TempFile manifest, hidden;
