@@ -73,6 +73,12 @@ void SshFlags::add_to(CLI::App& command) {
                      "Record an unknown host key in the known-hosts file instead of refusing it");
     command.add_option("--ssh-timeout", ssh.timeout_seconds,
                        "Seconds to connect, and to wait for any answer (default 30)");
+    auto& smb = target.open.smb;
+    command.add_option("--smb-credentials", smb.credentials,
+                       "Credentials file for smb:// targets: username=, password=, domain= lines (as mount.cifs), "
+                       "mode 600; default: the password in EXMSYNC_SMB_PASSWORD");
+    command.add_flag("--smb-encrypt", smb.require_encryption,
+                     "Require SMB3 encryption on smb:// targets; refuse a share that cannot be encrypted");
     command.add_flag("--no-agent", no_agent,
                      "Reach ssh:// targets by SFTP only, even where the server has exmsync (agentless)");
     command.add_option("--remote-exmsync", remote_exmsync,

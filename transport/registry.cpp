@@ -5,6 +5,9 @@
 
 #include "transport/local.hpp"
 #include "transport/ssh.hpp"
+#ifdef EXMSYNC_WITH_SMB
+#include "transport/smb.hpp"
+#endif
 #include "transport/transport.hpp"
 
 namespace exmsync::transport {
@@ -65,22 +68,34 @@ std::unique_ptr<Transport> open_ssh(const std::string& url, const std::string&, 
     return open_sftp(url, options.ssh);
 }
 
+#ifndef EXMSYNC_WITH_SMB
 std::unique_ptr<Transport> not_built(const std::string& url, const std::string&, const OpenOptions&) {
     const std::string scheme = url.substr(0, url.find("://"));
     throw Error("'" + redact_url(url) + "': " + scheme + ":// is not supported by this build yet; " + kMountAdvice);
 }
+#endif
+
+#ifdef EXMSYNC_WITH_SMB
+std::unique_ptr<Transport> open_smb_url(const std::string& url, const std::string&, const OpenOptions& options) {
+    return open_smb(url, options.smb);
+}
+#endif
 
 struct Scheme {
     const char* name;
     Factory open;
 };
 
-// One row per scheme. smb (libsmbclient, GPLv3, behind the EXMSYNC_WITH_SMB
-// option) gets its row from transport/smb.hpp when that backend lands.
+// One row per scheme. smb is libsmbclient (GPLv3), behind the
+// EXMSYNC_WITH_SMB option; without it the scheme is known but refused.
 constexpr Scheme kSchemes[] = {
     {"file", open_file_url},
     {"ssh", open_ssh},
+#ifdef EXMSYNC_WITH_SMB
+    {"smb", open_smb_url},
+#else
     {"smb", not_built},
+#endif
 };
 
 // The lower-cased scheme of `text` ("" when it is not scheme://...).

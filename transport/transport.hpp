@@ -96,6 +96,11 @@ struct OpenOptions {
         bool accept_new_host_key = false;     // record an unknown key in known_hosts instead of refusing
         int timeout_seconds = 30;             // connecting, and each blocking read or write
     } ssh;
+    // smb:// (the CLI's --smb-credentials, --smb-encrypt).
+    struct Smb {
+        std::string credentials;          // username=/password=/domain= file; empty: EXMSYNC_SMB_PASSWORD
+        bool require_encryption = false;  // refuse a share whose traffic cannot be encrypted
+    } smb;
 };
 
 // Free room on the volume that holds the root.
@@ -240,7 +245,8 @@ std::optional<boost::filesystem::path> local_location(const std::string& url_or_
 //   on Windows; elsewhere Error telling to mount the share and give the mount
 //   point, because Linux would silently read it as a local folder.
 // - ssh://[user@]host[:port]/path: the SFTP backend (transport/ssh.hpp).
-// - smb://: Error "not supported by this build yet" for now.
+// - smb://[domain;]user@host[:port]/share/path: the SMB backend
+//   (transport/smb.hpp), or Error in a build without it.
 // Throws Error when the root does not exist, is not a folder, or the URL is
 // malformed or of an unknown scheme.
 std::unique_ptr<Transport> open_transport(const std::string& url_or_path, const OpenOptions& options = {});

@@ -1,0 +1,806 @@
+#include "transport/smb.hpp"
+
+#include <fcntl.h>
+#include <libsmbclient.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/filesystem/operations.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "transport/path.hpp"
+
+namespace exmsync::transport {
+namespace {
+
+constexpr std::size_t kVerifiedFolders = 4096;
+constexpr std::size_t kChunk = 1 << 20;
+// A file held open by IIS or an antivirus (a sharing violation, EBUSY) is
+// retried this long before the step fails naming it.
+constexpr auto kBusyRetryFor = std::chrono::seconds(5);
+constexpr auto kBusyPause = std::chrono::milliseconds(250);
+constexpr unsigned kAttrDirectory = 0x10;
+constexpr unsigned kAttrReparsePoint = 0x400;
+
+// Debian's libsmbclient is built without smbc_thread_posix, so its talloc
+// stack frames and loadparm globals are shared by all threads: one lock for
+// every call into it. Recursive because a Writer's commit calls back into
+// its Transport.
+std::recursive_mutex& library_lock() {
+    static std::recursive_mutex m;
+    return m;
+}
+int live_contexts = 0;  // under library_lock(); at 0 libsmbclient forgets its config
+
+// libsmbclient logs to stdout by default, which would corrupt --json; its
+// last line per thread explains a failed connection.
+thread_local std::string last_library_message;
+void library_log(void*, int, const char* message) {
+    if (!message) return;
+    std::string text = message;
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    if (text.find("NT_STATUS_") != std::string::npos || text.find("ncrypt") != std::string::npos)
+        last_library_message = text;
+}
+
+// The client settings exmsync needs, whatever ~/.smb/smb.conf or
+// /etc/samba/smb.conf say: libsmbclient reads those when its first context
+// is made, and loading this file afterwards resets every global to Samba's
+// default first, then applies these.
+const char* const kClientConfig =
+    "[global]\n"
+    "  client min protocol = SMB3_00\n"
+    "  client max protocol = SMB3_11\n"
+    // No session without a session key: a guest or anonymous session cannot sign.
+    "  client signing = required\n"
+    "  client ipc signing = required\n"
+    "  client use spnego = yes\n"
+    "  client ntlmv2 auth = yes\n"
+    "  client lanman auth = no\n"
+    "  client plaintext auth = no\n"
+    "  name resolve order = host\n"
+    "  log level = 0\n";
+
+void load_client_config(SMBCCTX* ctx) {
+    std::string dir = boost::filesystem::temp_directory_path().string();
+    std::string name = dir + "/exmsync-smb-XXXXXX";
+    std::vector<char> path(name.begin(), name.end());
+    path.push_back('\0');
+    int fd = mkstemp(path.data());
+    if (fd < 0) throw Error("cannot write exmsync's SMB client settings in " + dir + ": " + std::strerror(errno));
+    std::string text = kClientConfig;
+    bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    int rc = written ? smbc_setConfiguration(ctx, path.data()) : -1;
+    ::unlink(path.data());
+    if (rc != 0) throw Error("cannot load exmsync's SMB client settings (libsmbclient refused them)");
+    // Command-line level in Samba's loadparm: nothing loaded later overrides it.
+    if (!smbc_setOptionProtocols(ctx, "SMB3_00", "SMB3_11"))
+        throw Error("this libsmbclient cannot be limited to SMB3; refusing to connect with older dialects");
+}
+
+std::string percent_encode(const std::string& text) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        if (std::isalnum(byte) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') out += c;
+        else {
+            out += '%';
+            out += hex[byte >> 4];
+            out += hex[byte & 15];
+        }
+    }
+    return out;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+// What the user typed, split. The path keeps its '/' separators.
+struct SmbUrl {
+    std::string domain, user, host, share, path;
+    int port = 0;
+};
+
+SmbUrl parse_url(const std::string& url) {
+    const std::string shown = redact_url(url);
+    auto bad = [&](const std::string& why) -> Error {
+        return Error("target " + shown + ": " + why + "; write smb://[domain;]user@host[:port]/share/folder");
+    };
+    std::string rest = url.substr(url.find("://") + 3);
+    SmbUrl out;
+    const auto slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    const auto at = authority.rfind('@');
+    if (at != std::string::npos) {
+        std::string userinfo = authority.substr(0, at);
+        authority = authority.substr(at + 1);
+        if (userinfo.find(':') != std::string::npos)
+            throw Error("target " + shown + ": a password in the URL is refused (it would show in process lists "
+                        "and logs); put it in a credentials file given with --smb-credentials (mode 600), or in "
+                        "EXMSYNC_SMB_PASSWORD");
+        const auto semi = userinfo.find(';');
+        if (semi != std::string::npos) {
+            out.domain = userinfo.substr(0, semi);
+            userinfo = userinfo.substr(semi + 1);
+        }
+        out.user = userinfo;
+    }
+    const auto colon = authority.rfind(':');
+    if (colon != std::string::npos && authority.find(']') == std::string::npos) {
+        std::string port = authority.substr(colon + 1);
+        authority = authority.substr(0, colon);
+        if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), ::isdigit) ||
+            std::stoi(port) == 0 || std::stoi(port) > 65535)
+            throw bad("bad port '" + port + "'");
+        out.port = std::stoi(port);
+    }
+    out.host = authority;
+    if (out.host.empty()) throw bad("no server named");
+    if (slash == std::string::npos) throw bad("no share named");
+    std::string path = rest.substr(slash + 1);
+    if (path.find_first_of("?#") != std::string::npos) throw bad("'?' and '#' must be written %3F and %23");
+    std::string decoded;
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        if (path[i] != '%') {
+            decoded += path[i];
+            continue;
+        }
+        const int high = i + 2 < path.size() ? hex_value(path[i + 1]) : -1;
+        const int low = high >= 0 ? hex_value(path[i + 2]) : -1;
+        if (low < 0 || (high == 0 && low == 0)) throw bad("bad %-escape in the path (write '%' as %25)");
+        decoded += static_cast<char>(high * 16 + low);
+        i += 2;
+    }
+    while (!decoded.empty() && decoded.back() == '/') decoded.pop_back();
+    const auto share_end = decoded.find('/');
+    out.share = decoded.substr(0, share_end);
+    if (out.share.empty()) throw bad("no share named");
+    if (share_end != std::string::npos) {
+        out.path = decoded.substr(share_end + 1);
+        split_path(shown, out.path);  // no "..", "." or empty component
+    }
+    return out;
+}
+
+struct Credentials {
+    std::string user, password, domain;
+};
+
+// mount.cifs' format: key=value lines; "user" and "pass" as it also takes them.
+Credentials read_credentials(const std::string& target, const std::string& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0)
+        throw Error("target " + target + ": cannot read the credentials file " + file + ": " + std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) throw Error("target " + target + ": credentials file " + file + " is not a file");
+    if ((st.st_mode & 077) != 0) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw Error("target " + target + ": credentials file " + file + " is readable by others (mode " + mode +
+                    "); make it readable by its owner only: chmod 600 " + file);
+    }
+    if (st.st_uid != ::geteuid())
+        throw Error("target " + target + ": credentials file " + file +
+                    " belongs to another user; use a file of your own (chmod 600)");
+    std::ifstream in(file);
+    if (!in) throw Error("target " + target + ": cannot read the credentials file " + file);
+    Credentials c;
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const auto eq = line.find('=');
+        if (eq == std::string::npos) continue;
+        std::string key = line.substr(0, eq);
+        key.erase(0, key.find_first_not_of(" \t"));
+        key.erase(key.find_last_not_of(" \t") + 1);
+        std::string value = line.substr(eq + 1);
+        if (key == "username" || key == "user") c.user = value;
+        else if (key == "password" || key == "pass") c.password = value;
+        else if (key == "domain" || key == "workgroup") c.domain = value;
+    }
+    if (c.password.empty()) throw Error("target " + target + ": credentials file " + file + " has no password= line");
+    return c;
+}
+
+Stat stat_from(const struct stat& st) {
+    Stat out;
+    out.kind = S_ISDIR(st.st_mode) ? Kind::Directory : S_ISREG(st.st_mode) ? Kind::File : Kind::Other;
+    out.size = out.kind == Kind::File ? static_cast<std::uint64_t>(st.st_size) : 0;
+    out.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    return out;
+}
+
+class SmbTransport;
+
+class SmbReader final : public Reader {
+public:
+    SmbReader(SmbTransport& owner, SMBCFILE* file, std::string path)
+        : owner_(owner), file_(file), path_(std::move(path)) {}
+    ~SmbReader() override;
+    std::size_t read(char* buffer, std::size_t size) override;
+
+private:
+    SmbTransport& owner_;
+    SMBCFILE* file_;
+    std::string path_;
+};
+
+class SmbWriter final : public Writer {
+public:
+    SmbWriter(SmbTransport& owner, SMBCFILE* file, std::string path)
+        : owner_(owner), file_(file), path_(std::move(path)) {}
+    ~SmbWriter() override;
+    void write(const char* data, std::size_t size) override;
+    void commit(Flush flush) override;
+    void set_mtime_on_commit(std::int64_t mtime_ns) override {
+        if (!file_) throw Error("internal: set_mtime_on_commit after commit of " + path_);
+        mtime_ns_ = mtime_ns;
+    }
+
+private:
+    SmbTransport& owner_;
+    SMBCFILE* file_;
+    std::string path_;
+    std::uint64_t written_ = 0;
+    std::optional<std::int64_t> mtime_ns_;
+};
+
+class SmbTransport final : public Transport {
+public:
+    SmbTransport(const std::string& url, const OpenOptions::Smb& options)
+        : shown_(redact_url(url)), url_(parse_url(url)) {
+        if (!options.credentials.empty()) {
+            Credentials c = read_credentials(shown_, options.credentials);
+            if (!url_.user.empty() && !c.user.empty() && c.user != url_.user)
+                throw Error("target " + shown_ + ": the URL names user " + url_.user + " but " + options.credentials +
+                            " names " + c.user + "; make them agree");
+            if (url_.user.empty()) url_.user = c.user;
+            if (url_.domain.empty()) url_.domain = c.domain;
+            password_ = c.password;
+        } else if (const char* env = std::getenv("EXMSYNC_SMB_PASSWORD"); env && *env) {
+            password_ = env;
+        } else {
+            throw Error("target " + shown_ + ": no password for SMB; pass --smb-credentials FILE (username=, "
+                        "password=, domain= lines, chmod 600) or set EXMSYNC_SMB_PASSWORD");
+        }
+        if (url_.user.empty())
+            throw Error("target " + shown_ + ": no SMB user; write smb://user@host/share/folder or put username= "
+                        "in the credentials file");
+        if (url_.domain.empty()) url_.domain = "WORKGROUP";
+        base_ = "smb://" + url_.host + "/" + percent_encode(url_.share);
+        root_ = url_.path;
+
+        std::lock_guard guard(library_lock());
+        if (live_contexts == 0) {
+            // A fresh libsmbclient (re)reads the user's config when this
+            // context is made: replace it before anything connects.
+            ctx_ = smbc_new_context();
+            if (!ctx_) throw Error("target " + shown_ + ": cannot start libsmbclient: " + std::strerror(errno));
+            smbc_setLogCallback(ctx_, nullptr, library_log);
+            smbc_setOptionDebugToStderr(ctx_, 1);
+            try {
+                load_client_config(ctx_);
+            } catch (const Error& e) {
+                smbc_free_context(ctx_, 1);
+                throw Error("target " + shown_ + ": " + e.what());
+            }
+        } else {
+            ctx_ = smbc_new_context();
+            if (!ctx_) throw Error("target " + shown_ + ": cannot start libsmbclient: " + std::strerror(errno));
+        }
+        ++live_contexts;
+        smbc_setOptionUserData(ctx_, this);
+        smbc_setFunctionAuthDataWithContext(ctx_, &SmbTransport::auth);
+        smbc_setOptionNoAutoAnonymousLogin(ctx_, 1);
+        smbc_setOptionUseKerberos(ctx_, 0);
+        smbc_setOptionFallbackAfterKerberos(ctx_, 0);
+        smbc_setOptionUseCCache(ctx_, 0);
+        smbc_setOptionCaseSensitive(ctx_, 1);
+        smbc_setOptionUrlEncodeReaddirEntries(ctx_, 0);
+        smbc_setOptionSmbEncryptionLevel(ctx_,
+                                         options.require_encryption ? SMBC_ENCRYPTLEVEL_REQUIRE : SMBC_ENCRYPTLEVEL_NONE);
+        smbc_setTimeout(ctx_, 30'000);
+        if (url_.port) smbc_setPort(ctx_, static_cast<uint16_t>(url_.port));
+        if (!smbc_init_context(ctx_)) {
+            int e = errno;
+            release();
+            throw Error("target " + shown_ + ": cannot start libsmbclient: " + std::strerror(e));
+        }
+        try {
+            connect(options.require_encryption);
+        } catch (...) {
+            release();
+            throw;
+        }
+    }
+
+    ~SmbTransport() override {
+        std::lock_guard guard(library_lock());
+        release();
+    }
+
+    std::string describe() const override { return shown_; }
+
+    std::optional<Stat> stat(const std::string& path) override {
+        std::lock_guard guard(library_lock());
+        const auto parts = split_path(shown_, path);
+        if (parts.empty()) return raw_stat("").value();
+        if (!folders_ok(parts, parts.size() - 1, "stat", path, true)) return std::nullopt;
+        return exact_stat(path);
+    }
+
+    std::vector<DirEntry> list(const std::string& dir) override {
+        std::lock_guard guard(library_lock());
+        const auto parts = split_path(shown_, dir);
+        folders_ok(parts, parts.size(), "list", dir, false);
+        return list_folder(dir, "list");
+    }
+
+    std::string read_link(const std::string& path) override {
+        std::lock_guard guard(library_lock());
+        located(path, "read the link");
+        auto st = exact_stat(path);
+        if (!st) throw NotFound(where("read the link", path) + "it does not exist");
+        throw Error(where("read the link", path) +
+                    (st->kind == Kind::Symlink ? "exmsync cannot read a reparse point's target over SMB"
+                                               : "it is not a symlink"));
+    }
+
+    std::unique_ptr<Reader> open_read(const std::string& path) override {
+        std::lock_guard guard(library_lock());
+        located(path, "read");
+        auto st = exact_stat(path);
+        if (!st) throw NotFound(where("read", path) + "it does not exist");
+        if (st->kind != Kind::File)
+            throw Error(where("read", path) + (st->kind == Kind::Symlink ? "it is a symlink or junction, and exmsync "
+                                                                           "never goes through a link on a target"
+                                                                         : "it is not a regular file"));
+        SMBCFILE* file = retry_busy([&] { return smbc_getFunctionOpen(ctx_)(ctx_, url(path).c_str(), O_RDONLY, 0); });
+        if (!file) fail("read", path);
+        return std::make_unique<SmbReader>(*this, file, path);
+    }
+
+    std::unique_ptr<Writer> create(const std::string& path) override {
+        std::lock_guard guard(library_lock());
+        located(path, "create");
+        SMBCFILE* file = retry_busy(
+            [&] { return smbc_getFunctionOpen(ctx_)(ctx_, url(path).c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644); });
+        if (!file) {
+            int e = errno;
+            if (e == EEXIST || raw_stat(path)) throw AlreadyExists(where("create", path) + "something is already there");
+            errno = e;
+            fail("create", path);
+        }
+        ++open_writers_;
+        return std::make_unique<SmbWriter>(*this, file, path);
+    }
+
+    void rename(const std::string& from, const std::string& to) override {
+        std::lock_guard guard(library_lock());
+        located(from, "rename");
+        located(to, "rename to");
+        auto source = exact_stat(from);
+        if (!source) throw NotFound(where("rename", from) + "it does not exist");
+        // libsmbclient answers a taken name by deleting it and renaming
+        // again: look first, with the server's own case rules, so that a
+        // case variant is never deleted either. Only the same entry under
+        // another case (a case-only rename on a case-insensitive share) may
+        // be there.
+        if (auto there = raw_stat(to)) {
+            if (!same_entry_other_case(from, to))
+                throw AlreadyExists(where("rename " + quote_path(from) + " to", to) + "something is already there");
+        }
+        int rc = retry_busy_rc([&] {
+            return smbc_getFunctionRename(ctx_)(ctx_, url(from).c_str(), ctx_, url(to).c_str());
+        });
+        if (rc != 0) {
+            if (errno == EEXIST) throw AlreadyExists(where("rename " + quote_path(from) + " to", to) + "it exists");
+            fail("rename " + quote_path(from) + " to", to);
+        }
+        forget(from);
+    }
+
+    void remove(const std::string& path) override {
+        std::lock_guard guard(library_lock());
+        located(path, "remove");
+        auto st = exact_stat(path);
+        if (!st) throw NotFound(where("remove", path) + "it does not exist");
+        int rc = retry_busy_rc([&] {
+            return st->kind == Kind::Directory ? smbc_getFunctionRmdir(ctx_)(ctx_, url(path).c_str())
+                                               : smbc_getFunctionUnlink(ctx_)(ctx_, url(path).c_str());
+        });
+        if (rc != 0) {
+            if (st->kind == Kind::Directory && (errno == EEXIST || errno == ENOTEMPTY))
+                throw Error(where("remove", path) + "the folder is not empty");
+            fail("remove", path);
+        }
+        forget(path);
+    }
+
+    void mkdir(const std::string& path) override {
+        std::lock_guard guard(library_lock());
+        located(path, "create folder");
+        if (smbc_getFunctionMkdir(ctx_)(ctx_, url(path).c_str(), 0755) != 0) {
+            int e = errno;
+            if (e == EEXIST || raw_stat(path))
+                throw AlreadyExists(where("create folder", path) + "something is already there");
+            errno = e;
+            fail("create folder", path);
+        }
+    }
+
+    void set_mtime(const std::string& path, std::int64_t mtime_ns) override {
+        std::lock_guard guard(library_lock());
+        located(path, "set the time of");
+        auto st = exact_stat(path);
+        if (!st) throw NotFound(where("set the time of", path) + "it does not exist");
+        if (st->kind == Kind::Symlink)
+            throw Error(where("set the time of", path) + "it is a symlink or junction, and SMB would set its target's");
+        set_mtime_of(path, mtime_ns);
+    }
+
+    void flush_dir(const std::string& dir) override {
+        std::lock_guard guard(library_lock());
+        const auto parts = split_path(shown_, dir);
+        folders_ok(parts, parts.size(), "flush", dir, false);
+        flush_all();
+    }
+
+    // Nothing to push: every write was acknowledged and every file closed
+    // by the time its commit() returned. What is left is to make sure the
+    // server still answers, so that a connection lost after the last
+    // acknowledged request is an error here and not a silent success.
+    void flush_all() override {
+        std::lock_guard guard(library_lock());
+        if (open_writers_ != 0)
+            throw Error("target " + shown_ + ": cannot flush: " + std::to_string(open_writers_) +
+                        " files are still being written (internal)");
+        struct stat st {};
+        if (smbc_getFunctionStat(ctx_)(ctx_, url("").c_str(), &st) != 0) fail("flush", "");
+    }
+
+    Capabilities capabilities() const override {
+        Capabilities c;
+        c.no_replace_rename = false;
+        c.rename_may_leave_both = false;
+        c.file_identity = false;
+        c.mtime_resolution_ns = 1000;
+        c.folder_flush = false;
+        c.durable_flush = false;
+        return c;
+    }
+
+    std::string removal_problem(const std::string& path) override {
+        std::lock_guard guard(library_lock());
+        located(path, "check");
+        if (!exact_stat(path)) throw NotFound(where("check", path) + "it does not exist");
+        return {};  // SMB cannot tell before trying; a refusal is undone by the commit
+    }
+
+    std::string creation_problem(const std::string& dir) override {
+        std::lock_guard guard(library_lock());
+        const auto parts = split_path(shown_, dir);
+        folders_ok(parts, parts.size(), "check", dir, false);
+        return {};
+    }
+
+    std::optional<Space> space() override {
+        std::lock_guard guard(library_lock());
+        struct statvfs v;
+        std::memset(&v, 0, sizeof v);
+        std::string u = url("");
+        if (smbc_getFunctionStatVFS(ctx_)(ctx_, u.data(), &v) != 0) return std::nullopt;
+        const std::uint64_t block = v.f_frsize ? v.f_frsize : v.f_bsize;
+        if (block == 0) return std::nullopt;
+        return Space{static_cast<std::uint64_t>(v.f_bavail) * block,
+                     v.f_files == 0 ? UINT64_MAX : static_cast<std::uint64_t>(v.f_favail)};
+    }
+
+    // ---- for the Reader and Writer ----
+
+    SMBCCTX* context() const { return ctx_; }
+    void writer_closed() { --open_writers_; }
+
+    [[noreturn]] void fail(const std::string& verb, const std::string& path) const {
+        const int e = errno;
+        std::string message = where(verb, path) + why(e);
+        if (e == ENOENT || e == ENOTDIR) throw NotFound(message);
+        if (e == EEXIST) throw AlreadyExists(message);
+        throw Error(message);
+    }
+
+    void set_mtime_of(const std::string& path, std::int64_t mtime_ns) {
+        struct timeval times[2];
+        std::int64_t seconds = mtime_ns / 1'000'000'000, rest = mtime_ns % 1'000'000'000;
+        if (rest < 0) {
+            --seconds;
+            rest += 1'000'000'000;
+        }
+        times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(seconds);
+        times[0].tv_usec = times[1].tv_usec = static_cast<suseconds_t>(rest / 1000);
+        if (smbc_getFunctionUtimes(ctx_)(ctx_, url(path).c_str(), times) != 0) fail("set the time of", path);
+    }
+
+    std::optional<Stat> raw_stat(const std::string& path) {
+        struct stat st {};
+        if (smbc_getFunctionStat(ctx_)(ctx_, url(path).c_str(), &st) == 0) return stat_from(st);
+        if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+        fail("stat", path);
+    }
+
+    std::string url(const std::string& path) const {
+        std::string full = root_.empty() ? path : path.empty() ? root_ : root_ + "/" + path;
+        return full.empty() ? base_ : base_ + "/" + percent_encode(full);
+    }
+
+    template <class Open>
+    SMBCFILE* retry_busy(Open open) {
+        const auto until = std::chrono::steady_clock::now() + kBusyRetryFor;
+        while (true) {
+            SMBCFILE* f = open();
+            if (f || errno != EBUSY || std::chrono::steady_clock::now() >= until) return f;
+            std::this_thread::sleep_for(kBusyPause);
+        }
+    }
+
+    template <class Call>
+    int retry_busy_rc(Call call) {
+        const auto until = std::chrono::steady_clock::now() + kBusyRetryFor;
+        while (true) {
+            int rc = call();
+            if (rc == 0 || errno != EBUSY || std::chrono::steady_clock::now() >= until) return rc;
+            std::this_thread::sleep_for(kBusyPause);
+        }
+    }
+
+private:
+    static void auth(SMBCCTX* ctx, const char* server, const char*, char* workgroup, int workgroup_len,
+                     char* username, int username_len, char* password, int password_len) {
+        auto* self = static_cast<SmbTransport*>(smbc_getOptionUserData(ctx));
+        auto put = [](char* out, int len, const std::string& value) {
+            if (len <= 0) return;
+            std::snprintf(out, static_cast<std::size_t>(len), "%s", value.c_str());
+        };
+        // Credentials go to the server of the URL only (a DFS referral to
+        // another server gets none, and fails).
+        bool ours = self && server && strcasecmp(server, self->url_.host.c_str()) == 0;
+        put(workgroup, workgroup_len, ours ? self->url_.domain : "");
+        put(username, username_len, ours ? self->url_.user : "");
+        put(password, password_len, ours ? self->password_ : "");
+    }
+
+    void release() {
+        if (!ctx_) return;
+        smbc_free_context(ctx_, 1);
+        ctx_ = nullptr;
+        --live_contexts;
+    }
+
+    void connect(bool require_encryption) {
+        last_library_message.clear();
+        struct stat st {};
+        if (smbc_getFunctionStat(ctx_)(ctx_, base_.c_str(), &st) != 0) {
+            const int e = errno;
+            std::string detail = last_library_message.empty() ? "" : " (" + last_library_message + ")";
+            std::string who = (url_.domain.empty() ? "" : url_.domain + "\\") + url_.user;
+            if (e == ENOENT || e == ENODEV)
+                throw Error("target " + shown_ + ": the server has no share '" + url_.share +
+                            "'; check the share name (smbclient -L " + url_.host + ")");
+            if (e == EACCES)
+                throw Error("target " + shown_ + ": the server refused the logon of " + who +
+                            " or its access to share '" + url_.share + "'" + detail +
+                            "; check the password (--smb-credentials or EXMSYNC_SMB_PASSWORD), the user and the "
+                            "share's permissions");
+            if (e == EPERM && require_encryption)
+                throw Error("target " + shown_ + ": --smb-encrypt requires encryption and the server does not offer "
+                            "it for share '" + url_.share + "'" + detail +
+                            "; enable SMB3 encryption on the server (smb encrypt) or push without --smb-encrypt");
+            if (e == ECONNREFUSED || e == ETIMEDOUT || e == EHOSTUNREACH || e == ENETUNREACH)
+                throw Error("target " + shown_ + ": cannot connect to " + url_.host +
+                            (url_.port ? ":" + std::to_string(url_.port) : "") + " (" + std::strerror(e) +
+                            "); check the host, the port and that the server speaks SMB3");
+            throw Error("target " + shown_ + ": cannot open share '" + url_.share + "': " + why(e) + detail);
+        }
+        if (root_.empty()) return;
+        auto root = raw_stat("");
+        if (!root) throw Error("target " + shown_ + " does not exist; check the folder in the share");
+        if (root->kind != Kind::Directory) throw Error("target " + shown_ + " is not a folder; check the path");
+    }
+
+    std::string where(const std::string& verb, const std::string& path) const {
+        return "target " + shown_ + ": cannot " + verb + " " + quote_path(path) + ": ";
+    }
+
+    static std::string why(int e) {
+        switch (e) {
+            case ENOENT:
+            case ENOTDIR: return "no such file or folder";
+            case EEXIST: return "something is already there";
+            case EACCES:
+            case EPERM:
+                return "access denied; check the share is not read-only and the account may write there";
+            case EROFS: return "the share is read-only";
+            case ENOSPC: return "the share is full";
+            case EBUSY:
+            case ETXTBSY:
+                return "the file is held open by another program (sharing violation, IIS or an antivirus); "
+                       "retried for 5 s, run again when it is closed";
+            case ENOTEMPTY: return "the folder is not empty";
+            case ETIMEDOUT:
+            case ECONNRESET:
+            case ECONNABORTED:
+            case EPIPE:
+            case ENOTCONN: return std::string("the connection was lost (") + std::strerror(e) + "); run again";
+            default: return std::string("the server refused it (") + std::strerror(e) + ")";
+        }
+    }
+
+    // The folder's entries as the server names them; reparse points
+    // (Windows symlinks and junctions) as Symlink.
+    std::vector<DirEntry> list_folder(const std::string& dir, const std::string& verb) {
+        SMBCFILE* handle = smbc_getFunctionOpendir(ctx_)(ctx_, url(dir).c_str());
+        if (!handle) fail(verb, dir);
+        std::vector<DirEntry> out;
+        errno = 0;
+        while (true) {
+            struct stat st {};
+            const struct libsmb_file_info* info = smbc_getFunctionReaddirPlus2(ctx_)(ctx_, handle, &st);
+            if (!info) break;
+            std::string name = info->name ? info->name : "";
+            if (name.empty() || name == "." || name == "..") continue;
+            DirEntry e{name, stat_from(st)};
+            if (info->attrs & kAttrReparsePoint) e.stat.kind = Kind::Symlink;
+            else if (info->attrs & kAttrDirectory) e.stat.kind = Kind::Directory;
+            if (e.stat.kind != Kind::File) e.stat.size = 0;
+            out.push_back(std::move(e));
+        }
+        smbc_getFunctionClosedir(ctx_)(ctx_, handle);
+        std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+        return out;
+    }
+
+    // stat to the byte: the server finds names by its own case rules, so a
+    // hit is confirmed in the folder's listing under exactly this name.
+    std::optional<Stat> exact_stat(const std::string& path) {
+        if (path.empty()) return raw_stat("");
+        if (!raw_stat(path)) return std::nullopt;
+        const auto slash = path.rfind('/');
+        const std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
+        const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+        for (auto& e : list_folder(parent, "stat"))
+            if (e.name == name) return e.stat;
+        return std::nullopt;
+    }
+
+    // `to` names `from` itself in another case (the server found it under
+    // `to`, and the folder holds no entry named exactly `to`).
+    bool same_entry_other_case(const std::string& from, const std::string& to) {
+        const auto a = from.rfind('/'), b = to.rfind('/');
+        if (from.substr(0, a == std::string::npos ? 0 : a) != to.substr(0, b == std::string::npos ? 0 : b))
+            return false;
+        std::string x = from.substr(a == std::string::npos ? 0 : a + 1), y = to.substr(b == std::string::npos ? 0 : b + 1);
+        if (x == y || x.size() != y.size()) return false;
+        for (std::size_t i = 0; i < x.size(); ++i)
+            if (std::tolower(static_cast<unsigned char>(x[i])) != std::tolower(static_cast<unsigned char>(y[i])))
+                return false;
+        return !exact_stat(to);
+    }
+
+    bool folders_ok(const std::vector<std::string>& parts, std::size_t count, const std::string& verb,
+                    const std::string& path, bool absent_ok) {
+        std::string prefix;
+        for (std::size_t i = 0; i < count; ++i) {
+            prefix += (i ? "/" : "") + parts[i];
+            if (verified_.count(prefix)) continue;
+            auto st = exact_stat(prefix);
+            if (!st) {
+                if (absent_ok) return false;
+                throw NotFound(where(verb, path) + "folder " + quote_path(prefix) + " does not exist");
+            }
+            if (st->kind == Kind::Symlink)
+                throw Error(where(verb, path) + quote_path(prefix) + " is a symlink or junction, and exmsync never "
+                            "goes through a link on a target; replace it with a real folder");
+            if (st->kind != Kind::Directory) {
+                if (absent_ok) return false;
+                throw NotFound(where(verb, path) + quote_path(prefix) + " is not a folder");
+            }
+            if (verified_.size() >= kVerifiedFolders) verified_.clear();
+            verified_.insert(prefix);
+        }
+        return true;
+    }
+
+    void located(const std::string& path, const std::string& verb) {
+        const auto parts = split_path(shown_, path);
+        if (parts.empty()) throw Error(where(verb, path) + "not the root itself; name something inside it");
+        folders_ok(parts, parts.size() - 1, verb, path, false);
+    }
+
+    void forget(const std::string& path) {
+        for (auto it = verified_.lower_bound(path); it != verified_.end() && it->rfind(path, 0) == 0;)
+            it = verified_.erase(it);
+    }
+
+    std::string shown_;
+    SmbUrl url_;
+    std::string password_;
+    std::string base_;  // smb://host/share, percent-encoded
+    std::string root_;  // the folder in the share, decoded, '/'-separated
+    SMBCCTX* ctx_ = nullptr;
+    int open_writers_ = 0;
+    std::set<std::string> verified_;
+};
+
+SmbReader::~SmbReader() {
+    std::lock_guard guard(library_lock());
+    smbc_getFunctionClose(owner_.context())(owner_.context(), file_);
+}
+
+std::size_t SmbReader::read(char* buffer, std::size_t size) {
+    std::lock_guard guard(library_lock());
+    ssize_t n = smbc_getFunctionRead(owner_.context())(owner_.context(), file_, buffer, std::min(size, kChunk));
+    if (n < 0) owner_.fail("read", path_);
+    return static_cast<std::size_t>(n);
+}
+
+SmbWriter::~SmbWriter() {
+    if (!file_) return;
+    std::lock_guard guard(library_lock());
+    smbc_getFunctionClose(owner_.context())(owner_.context(), file_);
+    owner_.writer_closed();
+}
+
+void SmbWriter::write(const char* data, std::size_t size) {
+    if (!file_) throw Error("internal: write after commit of " + path_);
+    std::lock_guard guard(library_lock());
+    while (size > 0) {
+        ssize_t n = smbc_getFunctionWrite(owner_.context())(owner_.context(), file_, data, std::min(size, kChunk));
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            owner_.fail("write", path_);
+        }
+        data += n;
+        size -= static_cast<std::size_t>(n);
+        written_ += static_cast<std::uint64_t>(n);
+    }
+}
+
+// SMB has a flush, libsmbclient does not offer it: the close is the last
+// word (durable_flush is false, whatever `flush` asks).
+void SmbWriter::commit(Flush) {
+    if (!file_) throw Error("internal: " + path_ + " committed twice");
+    std::lock_guard guard(library_lock());
+    SMBCFILE* file = file_;
+    file_ = nullptr;
+    owner_.writer_closed();
+    if (smbc_getFunctionClose(owner_.context())(owner_.context(), file) != 0) owner_.fail("close", path_);
+    if (mtime_ns_) owner_.set_mtime_of(path_, *mtime_ns_);
+    auto st = owner_.raw_stat(path_);
+    if (!st || st->kind != Kind::File || st->size != written_)
+        throw Error("target " + owner_.describe() + ": " + quote_path(path_) + " holds " +
+                    (st ? std::to_string(st->size) : std::string("nothing")) + " bytes after closing, not the " +
+                    std::to_string(written_) + " written; run again");
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> open_smb(const std::string& url, const OpenOptions::Smb& options) {
+    auto t = std::make_unique<SmbTransport>(url, options);
+    return t;
+}
+
+}  // namespace exmsync::transport
