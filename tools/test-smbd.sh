@@ -10,6 +10,14 @@
 #   nocase    read/write, case sensitive = no, preserve case = yes (like Windows)
 #   readonly  read only = yes
 #   secure    read/write, server smb encrypt = required
+# Every share has follow symlinks = no: an SMB3 client cannot see a POSIX
+# symlink on a Samba server (smbd follows it and shows the target), so only
+# the server can make sure nothing is written through one.
+#
+# TEST_SMBD_ENCRYPTION=off in the environment of `start` writes
+# `server smb encrypt = off` globally: a server that offers no encryption at
+# all (the [secure] share is then unusable), for the test that a client
+# requiring encryption refuses it.
 #
 # DIR/env (source it):  SMBD_PORT SMBD_PID SMB_USER SMB_PASSWORD_FILE SMB_SHARES_DIR
 #                       SMB_CREDENTIALS SMB_CONF SMBD_DIR
@@ -196,7 +204,7 @@ write_conf() {
   guest account = nobody
   # Per-share "server smb encrypt = required" needs negotiation enabled
   # globally, which is the default (if_required); say so explicitly.
-  server smb encrypt = if_required
+  server smb encrypt = ${TEST_SMBD_ENCRYPTION:-if_required}
   # No printing, no registry shares, no PAM, no winbindd.
   load printers = no
   printing = bsd
@@ -213,6 +221,7 @@ write_conf() {
 
 [sync]
   path = $d/shares/sync
+  follow symlinks = no
   read only = no
   guest ok = no
   valid users = $SMB_USER
@@ -222,6 +231,7 @@ write_conf() {
 
 [nocase]
   path = $d/shares/nocase
+  follow symlinks = no
   read only = no
   guest ok = no
   valid users = $SMB_USER
@@ -231,12 +241,14 @@ write_conf() {
 
 [readonly]
   path = $d/shares/readonly
+  follow symlinks = no
   read only = yes
   guest ok = no
   valid users = $SMB_USER
 
 [secure]
   path = $d/shares/secure
+  follow symlinks = no
   read only = no
   guest ok = no
   valid users = $SMB_USER
