@@ -13,7 +13,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -590,11 +592,75 @@ private:
         --live_contexts;
     }
 
+    // libsmbclient 4.17 prints "Encryption required and server doesn't
+    // support SMB3 encryption - failing connect" on stdout and then connects
+    // unencrypted all the same. Its stdout is caught while connecting: the
+    // message refuses the target, and nothing corrupts --json.
+    static std::string connect_capturing_stdout(const std::function<void()>& call) {
+        std::fflush(stdout);
+        FILE* sink = std::tmpfile();
+        const int saved = sink ? ::dup(1) : -1;
+        if (saved < 0 || ::dup2(::fileno(sink), 1) < 0) {
+            if (saved >= 0) ::close(saved);
+            if (sink) std::fclose(sink);
+            throw Error("cannot redirect libsmbclient's output while connecting: " + std::string(std::strerror(errno)));
+        }
+        auto restore = [&] {
+            std::fflush(stdout);
+            ::dup2(saved, 1);
+            ::close(saved);
+        };
+        try {
+            call();
+        } catch (...) {
+            restore();
+            std::fclose(sink);
+            throw;
+        }
+        restore();
+        std::string text;
+        std::rewind(sink);
+        char buffer[512];
+        while (std::size_t n = std::fread(buffer, 1, sizeof buffer, sink)) text.append(buffer, n);
+        std::fclose(sink);
+        return text;
+    }
+
+    // After the first connection, a reconnection (libsmbclient makes one
+    // silently when the connection dropped) is refused when encryption is
+    // required: it could not be checked as the first one was.
+    static int add_cached_server(SMBCCTX* ctx, SMBCSRV* srv, const char* server, const char* share,
+                                 const char* workgroup, const char* username) {
+        auto* self = static_cast<SmbTransport*>(smbc_getOptionUserData(ctx));
+        if (!self || !self->add_cached_server_) return 1;
+        if (self->require_encryption_ && self->connected_) {
+            errno = ECONNRESET;
+            return 1;
+        }
+        return self->add_cached_server_(ctx, srv, server, share, workgroup, username);
+    }
+
     void connect(bool require_encryption) {
         last_library_message.clear();
+        require_encryption_ = require_encryption;
+        add_cached_server_ = smbc_getFunctionAddCachedServer(ctx_);
+        smbc_setFunctionAddCachedServer(ctx_, &SmbTransport::add_cached_server);
         struct stat st {};
-        if (smbc_getFunctionStat(ctx_)(ctx_, base_.c_str(), &st) != 0) {
-            const int e = errno;
+        int rc = 0, e = 0;
+        std::string printed = connect_capturing_stdout([&] {
+            rc = smbc_getFunctionStat(ctx_)(ctx_, base_.c_str(), &st);
+            e = errno;
+        });
+        if (printed.find("Encryption required") != std::string::npos) {
+            rc = -1;
+            e = EPERM;
+            auto end = printed.find('\n');
+            last_library_message = printed.substr(0, end);
+        } else if (!printed.empty()) {
+            std::fwrite(printed.data(), 1, printed.size(), stderr);
+        }
+        connected_ = true;
+        if (rc != 0) {
             std::string detail = last_library_message.empty() ? "" : " (" + last_library_message + ")";
             std::string who = (url_.domain.empty() ? "" : url_.domain + "\\") + url_.user;
             if (e == ENOENT || e == ENODEV)
@@ -741,6 +807,9 @@ private:
     std::string base_;  // smb://host/share, percent-encoded
     std::string root_;  // the folder in the share, decoded, '/'-separated
     SMBCCTX* ctx_ = nullptr;
+    smbc_add_cached_srv_fn add_cached_server_ = nullptr;
+    bool require_encryption_ = false;
+    bool connected_ = false;
     int open_writers_ = 0;
     std::set<std::string> verified_;
 };
