@@ -191,7 +191,9 @@ write_conf() {
   usershare max shares = 0
   log file = $d/log/log.smbd
   max log size = 10000
-  log level = 1
+  # auth_audit:3 logs every logon with its result: the tests check that a
+  # failed one opened no guest session.
+  log level = 1 auth_audit:3
   # A failed bind makes smbd panic; do not leave core files behind.
   enable core files = no
   passdb backend = tdbsam:$d/private/passdb.tdb
