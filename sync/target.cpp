@@ -14,7 +14,8 @@ std::unique_ptr<Target> open_as_chosen(const std::string& location, const Target
         throw UsageError("'" + transport::redact_url(location) +
                          "' is not an ssh:// target; --rsh and --remote-exmsync only apply to those");
     try {
-        return std::make_unique<DirectTarget>(transport::open_transport(location, options.open), "local");
+        const bool smb = location.rfind("smb://", 0) == 0;
+        return std::make_unique<DirectTarget>(transport::open_transport(location, options.open), smb ? "smb" : "local");
     } catch (const transport::Error& e) {
         throw UnreachableError(e.what());
     }

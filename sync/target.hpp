@@ -85,7 +85,7 @@ class Target {
 public:
     virtual ~Target() = default;
 
-    // "local", "sftp" or "agent".
+    // "local", "sftp", "agent" or "smb".
     virtual std::string mode() const = 0;
     // Why this mode (the agent was missing, ...), for a note; may be empty.
     virtual std::string mode_reason() const { return {}; }
