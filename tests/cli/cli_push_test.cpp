@@ -226,9 +226,11 @@ TEST_F(Push, RepeatableOptionsDoNotSwallowFolders) {
     EXPECT_NE(r.out.find("2 targets: 2 updated"), std::string::npos) << r.out;
     for (const auto& t : {targets[0], targets[1]})
         for (fs::recursive_directory_iterator it(t), end; it != end; ++it) {
-            if (it->path().filename() == ".exmsync") it.disable_recursion_pending();
-            else if (fs::is_regular_file(it->path()))
+            if (it->path().filename() == ".exmsync") {
+                it.disable_recursion_pending();
+            } else if (fs::is_regular_file(it->path())) {
                 EXPECT_TRUE(it->path().extension() == ".html" || it->path().extension() == ".css") << it->path();
+            }
         }
     EXPECT_FALSE(fs::exists(targets[2] / ".exmsync"));
     auto diff = cli_run("diff --exclude '*.txt' --exclude '*.js' " + q(src) + " " + q(targets[2]));
