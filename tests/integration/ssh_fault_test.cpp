@@ -89,7 +89,9 @@ protected:
         bool journaled = fs::exists(target / ".exmsync/journal");
         EXPECT_TRUE(root == old_root || root == new_root || journaled)
             << what << ": a mix of old and new with no journal to recover it";
-        if (cut.exit_code == 0) EXPECT_EQ(root, new_root) << what << ": reported done but not new";
+        if (cut.exit_code == 0) {
+            EXPECT_EQ(root, new_root) << what << ": reported done but not new";
+        }
 
         server->start();  // a new port: the same server, back
         auto next = push();

@@ -144,7 +144,9 @@ TEST_P(SshModes, VerifyFullFindsAnEditThatKeptSizeAndMtime) {
     std::string name = fs::relative(edited, target).generic_string();
 
     auto quick = cli_run("diff " + q(src) + " " + where());
-    if (GetParam() == Mode::Sftp) EXPECT_EQ(quick.exit_code, 0) << quick.out << quick.err;
+    if (GetParam() == Mode::Sftp) {
+        EXPECT_EQ(quick.exit_code, 0) << quick.out << quick.err;
+    }
     auto full = cli_run("diff --verify full " + q(src) + " " + where());
     EXPECT_EQ(full.exit_code, 1) << full.out << full.err;
     EXPECT_NE(full.out.find(name), std::string::npos) << full.out;
