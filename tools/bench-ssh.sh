@@ -21,12 +21,14 @@
 #                      [--user NAME] [--gentree PATH] [--exmsync PATH] [--no-hyperfine]
 #
 # Runs: the median of 5 runs for trees up to 20,000 files. Above, of 3 runs,
-# and of only 2 for (5) and (6): at 100k files rclone takes 10 to 15 s per
-# target and run, an agentless push about 10 s per target, and every target
-# must be checked and removed (about 20 s each here: ext4 -o discard); with 3
-# runs the default run would take well over 40 minutes on 2 cores.
+# and of a single run for (5) and (6): at 100k files rclone takes 15 to 40 s
+# per target and run, an agentless push 10 to 30 s per target, and every
+# target must be checked and removed (about 20 s each here: ext4 -o discard).
+# With 3 runs for those the default run took an hour on this 2-core machine
+# (shared: load average 7 to 14 from other builds and tests); with 1 it takes
+# about 35 minutes when the machine is otherwise idle.
 # --runs sets one count for everything. Each command also runs once untimed
-# first (hyperfine --warmup 1).
+# first (hyperfine --warmup 1), which is not counted.
 #
 # The login account: sshd runs every remote command (rsync's server, the
 # exmsync agent, sftp-server) through the login user's shell, and root's
@@ -70,7 +72,7 @@ usage() {
 usage: tools/bench-ssh.sh [options]        (run as root)
   --files "N..."   tree sizes, one benchmark each (default "10000 100000")
   --runs R         measured runs per command; the median is reported
-                   (default 5 up to 20,000 files, 3 above)
+                   (default 5 up to 20,000 files; above, 3, and 1 for the agentless comparisons)
   --build DIR      CMake build directory, configured as Release if new (default build-rel)
   --work DIR       where the trees, targets and sshd go (default a new directory under
                    ${TMPDIR:-/tmp}); it and its parents must be open (a+x) to --user.
@@ -605,7 +607,7 @@ bench_size() {
     elif [ "$files" -le 20000 ]; then
         runs=5 agentless_runs=5
     else
-        runs=3 agentless_runs=2
+        runs=3 agentless_runs=1
     fi
     d=$work/n$files
     results=$d/results
