@@ -24,9 +24,10 @@
 # and of a single run for (5) and (6): at 100k files rclone takes 15 to 40 s
 # per target and run, an agentless push 10 to 30 s per target, and every
 # target must be checked and removed (about 20 s each here: ext4 -o discard).
-# With 3 runs for those the default run took an hour on this 2-core machine
-# (shared: load average 7 to 14 from other builds and tests); with 1 it takes
-# about 35 minutes when the machine is otherwise idle.
+# With 2 runs for those the default run took 61 minutes on this 2-core
+# machine while other builds and tests kept its load average at 7 to 14; 1 run
+# saves about 5 minutes of that, and an otherwise idle machine should need
+# well under 40 (an estimate from runs of the parts, not a measured default run).
 # --runs sets one count for everything. Each command also runs once untimed
 # first (hyperfine --warmup 1), which is not counted.
 #
@@ -65,7 +66,9 @@
 # sshd is always stopped at exit. Exit status is 0 whether targets pass or
 # fail; 1 if a target came out wrong or a measured command failed (the
 # numbers are then not valid); 2 on a setup error.
-set -euo pipefail
+set -Eeuo pipefail
+# A failed command otherwise ends the run without a word (exit 2: a setup error).
+trap 'echo "bench-ssh: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2; exit 2' ERR
 
 usage() {
     cat <<'EOF'
@@ -208,6 +211,9 @@ size_made() {
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
     local rc=$? n d
+    # Stop sshd and remove what can be removed, whatever fails on the way.
+    set +e
+    trap - ERR
     if $sshd_started; then
         "$repo/tools/test-sshd.sh" stop "$sshd_dir" >&2 || true
     fi
@@ -222,7 +228,7 @@ cleanup() {
             rm -rf -- "$d/tree.params" "$d/mutate.log"
             rmdir -- "$d" 2>/dev/null || true
         done
-        rm -rf -- "$sshd_dir" "${work:?}/bin" "$work/xdg" "$work/build.log" "$work/probe" "$work/table"
+        rm -rf -- "$sshd_dir" "${work:?}/bin" "$work/xdg" "$work/build.log" "$work/probe" "$work/table" "$work/row" "$work/verify"
         if $made_work; then rm -rf -- "$work"; else rmdir -- "$work" 2>/dev/null || true; fi
     fi
     exit "$rc"
@@ -622,7 +628,7 @@ bench_size() {
 
     local tree_mib mutation xb rb m_x m_r
     tree_mib=$(($(du -sk "$d/A" | cut -f1) / 1024))
-    mutation=$(sed -n 's/.*(seed [0-9]*): //p' "$d/mutate.log" 2>/dev/null | head -1)
+    mutation=$(sed -n 's/.*(seed [0-9]*): //p' "$d/mutate.log" 2>/dev/null | awk 'NR == 1')
     echo
     echo "== $files files, $tree_mib MiB; medians of $runs runs (agentless: $agentless_runs) after 1 warm-up run, warm page cache"
     echo "   1% change (B = A mutated, seed $mutate_seed): ${mutation:-see $d/mutate.log}"
@@ -666,7 +672,10 @@ bench_size() {
 
 echo "exmsync over SSH benchmark: sizes $files_list, sshd on 127.0.0.1:$SSHD_PORT logging in as $user ($login_shell)"
 echo "  host: $(nproc) cores, $(uname -sr), $(df -PT "$work" | awk 'NR == 2 { print $2 }') at $work"
-echo "  timing: $($have_hyperfine && hyperfine --version || echo 'date +%s%N loop'); $(rsync --version | head -1 | sed 's/  */ /g'); $(rclone version 2>/dev/null | head -1); $(ssh -V 2>&1)"
+# First lines by awk, which reads to the end: head would leave the tool a
+# broken pipe, and pipefail would report it.
+first_line() { awk 'NR == 1 { gsub(/  +/, " "); print }'; }
+echo "  timing: $($have_hyperfine && hyperfine --version || echo 'date +%s%N loop'); $(rsync --version | first_line); $(rclone version 2>/dev/null | first_line); $(ssh -V 2>&1)"
 echo "  exmsync: $exmsync ($(build_type)); server side: $remote_exmsync"
 echo "  source: $(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown) ($(git -C "$repo" log -1 --format=%s 2>/dev/null | cut -c1-60))"
 
