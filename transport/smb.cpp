@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -27,6 +28,11 @@ namespace exmsync::transport {
 namespace {
 
 constexpr std::size_t kVerifiedFolders = 4096;
+// Names of listed folders kept to tell a name's exact case (exact_stat), at
+// most this many in all, each listing trusted this long: bounded memory, and
+// a short window for a change made by someone else to go unseen.
+constexpr std::size_t kCachedNames = 50'000;
+constexpr auto kNamesFresh = std::chrono::seconds(2);
 constexpr std::size_t kChunk = 1 << 20;
 // A file held open by IIS or an antivirus (a sharing violation, EBUSY) is
 // retried this long before the step fails naming it.
@@ -349,7 +355,9 @@ public:
         std::lock_guard guard(library_lock());
         const auto parts = split_path(shown_, dir);
         folders_ok(parts, parts.size(), "list", dir, false);
-        return list_folder(dir, "list");
+        auto entries = list_folder(dir, "list");
+        remember(dir, entries);
+        return entries;
     }
 
     std::string read_link(const std::string& path) override {
@@ -388,6 +396,7 @@ public:
             fail("create", path);
         }
         ++open_writers_;
+        note_entry(path, Kind::File);
         return std::make_unique<SmbWriter>(*this, file, path);
     }
 
@@ -414,6 +423,9 @@ public:
             fail("rename " + quote_path(from) + " to", to);
         }
         forget(from);
+        forget_names(from, true);
+        note_entry(from, std::nullopt);
+        note_entry(to, source->kind);
     }
 
     void remove(const std::string& path) override {
@@ -431,6 +443,8 @@ public:
             fail("remove", path);
         }
         forget(path);
+        forget_names(path, true);
+        note_entry(path, std::nullopt);
     }
 
     void mkdir(const std::string& path) override {
@@ -443,6 +457,7 @@ public:
             errno = e;
             fail("create folder", path);
         }
+        note_entry(path, Kind::Directory);
     }
 
     void set_mtime(const std::string& path, std::int64_t mtime_ns) override {
@@ -740,16 +755,74 @@ private:
     }
 
     // stat to the byte: the server finds names by its own case rules, so a
-    // hit is confirmed in the folder's listing under exactly this name.
+    // hit is confirmed in the folder's listing under exactly this name. The
+    // listing's names are kept a short while (names_), or every stat in a
+    // folder of n files would read all n: a commit or a recovery in a large
+    // folder would be quadratic. The attributes always come from the server
+    // now; a listing that disagrees with them, or that lacks the name, is read
+    // again before the answer is given.
     std::optional<Stat> exact_stat(const std::string& path) {
         if (path.empty()) return raw_stat("");
-        if (!raw_stat(path)) return std::nullopt;
+        auto st = raw_stat(path);
+        if (!st) return std::nullopt;
         const auto slash = path.rfind('/');
         const std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
         const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-        for (auto& e : list_folder(parent, "stat"))
+        if (auto it = names_.find(parent);
+            it != names_.end() && std::chrono::steady_clock::now() - it->second.listed < kNamesFresh) {
+            // A reparse point's kind shows only in a listing: those are read again.
+            if (auto e = it->second.kinds.find(name); e != it->second.kinds.end() && e->second == st->kind) return st;
+        }
+        const auto entries = list_folder(parent, "stat");
+        remember(parent, entries);
+        for (auto& e : entries)
             if (e.name == name) return e.stat;
         return std::nullopt;
+    }
+
+    // Keeps a folder's names as a listing just read them.
+    void remember(const std::string& dir, const std::vector<DirEntry>& entries) {
+        forget_names(dir, false);
+        if (entries.size() > kCachedNames) return;
+        if (cached_names_ + entries.size() > kCachedNames) {
+            names_.clear();
+            cached_names_ = 0;
+        }
+        auto& listing = names_[dir];
+        listing.listed = std::chrono::steady_clock::now();
+        for (const auto& e : entries) listing.kinds.emplace_hint(listing.kinds.end(), e.name, e.stat.kind);
+        cached_names_ += listing.kinds.size();
+    }
+
+    // What this transport itself just did to `path` (present with `kind`, or
+    // gone), in the kept listing of its folder.
+    void note_entry(const std::string& path, std::optional<Kind> kind) {
+        const auto slash = path.rfind('/');
+        auto it = names_.find(slash == std::string::npos ? "" : path.substr(0, slash));
+        if (it == names_.end()) return;
+        const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+        auto& kinds = it->second.kinds;
+        if (auto e = kinds.find(name); e != kinds.end()) {
+            kinds.erase(e);
+            --cached_names_;
+        }
+        if (kind && cached_names_ < kCachedNames) {
+            kinds.emplace(name, *kind);
+            ++cached_names_;
+        }
+    }
+
+    // Drops the kept listing of `dir` and, with `below`, of every folder in it.
+    void forget_names(const std::string& dir, bool below) {
+        for (auto it = names_.lower_bound(dir); it != names_.end() && it->first.rfind(dir, 0) == 0;) {
+            const bool inside = it->first.size() == dir.size() || (below && (dir.empty() || it->first[dir.size()] == '/'));
+            if (!inside) {
+                ++it;
+                continue;
+            }
+            cached_names_ -= it->second.kinds.size();
+            it = names_.erase(it);
+        }
     }
 
     // `to` names `from` itself in another case (the server found it under
@@ -812,6 +885,12 @@ private:
     bool connected_ = false;
     int open_writers_ = 0;
     std::set<std::string> verified_;
+    struct Names {
+        std::map<std::string, Kind> kinds;
+        std::chrono::steady_clock::time_point listed;
+    };
+    std::map<std::string, Names> names_;  // by folder; see exact_stat
+    std::size_t cached_names_ = 0;
 };
 
 SmbReader::~SmbReader() {
