@@ -6,13 +6,12 @@
 // target old or new byte for byte, with a clean state folder. Sampled rather
 // than every operation: each SFTP session costs a second here.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <set>
 
 #include "integration/ssh_server.hpp"
 #include "support/faulty_transport.hpp"
+#include "support/in_child.hpp"
 #include "support/random_tree.hpp"
 #include "support/tree_root.hpp"
 #include "sync/history.hpp"
@@ -25,22 +24,6 @@ using namespace exmsync::testing;
 using namespace exmsync::testing::ssh;
 
 namespace {
-
-template <typename Body>
-int in_child(Body&& body) {
-    pid_t child = ::fork();
-    if (child == 0) {
-        try {
-            body();
-        } catch (...) {
-            std::_Exit(3);
-        }
-        std::_Exit(0);
-    }
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // `count` operations spread over 1..total, always with the first and the last few.
 std::set<std::uint64_t> sample(std::uint64_t total, std::uint64_t count) {

@@ -7,11 +7,10 @@
 // be clean (no lock, journal, undo marker, staging or orphan backup); and
 // `current` must name the root the target really holds.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "manifest/format.hpp"
 #include "support/faulty_transport.hpp"
+#include "support/in_child.hpp"
 #include "support/random_tree.hpp"
 #include "support/tree_root.hpp"
 #include "sync/apply.hpp"
@@ -23,23 +22,6 @@ using namespace exmsync;
 using namespace exmsync::testing;
 
 namespace {
-
-// Runs `body` in a child process; returns its exit code.
-template <typename Body>
-int in_child(Body&& body) {
-    pid_t child = ::fork();
-    if (child == 0) {
-        try {
-            body();
-        } catch (...) {
-            std::_Exit(3);
-        }
-        std::_Exit(0);
-    }
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 // A crash between the lock's exclusive create and writing its owner leaves
 // an empty lock, which recover breaks only once it is older than a live run
