@@ -387,8 +387,10 @@ public:
     std::unique_ptr<Writer> create(const std::string& path) override {
         std::lock_guard guard(library_lock());
         located(path, "create");
+        // Read as well as write: the size is checked on this handle at commit
+        // (an SMB handle opened for writing only may not query its attributes).
         SMBCFILE* file = retry_busy(
-            [&] { return smbc_getFunctionOpen(ctx_)(ctx_, url(path).c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644); });
+            [&] { return smbc_getFunctionOpen(ctx_)(ctx_, url(path).c_str(), O_RDWR | O_CREAT | O_EXCL, 0644); });
         if (!file) {
             int e = errno;
             if (e == EEXIST || raw_stat(path)) throw AlreadyExists(where("create", path) + "something is already there");
@@ -404,8 +406,14 @@ public:
         std::lock_guard guard(library_lock());
         located(from, "rename");
         located(to, "rename to");
-        auto source = exact_stat(from);
-        if (!source) throw NotFound(where("rename", from) + "it does not exist");
+        // A source just listed or created by this transport is not asked for
+        // again: the rename itself fails if it is gone.
+        std::optional<Kind> source = listed_kind(from);
+        if (source != Kind::File && source != Kind::Directory) {
+            auto st = exact_stat(from);
+            if (!st) throw NotFound(where("rename", from) + "it does not exist");
+            source = st->kind;
+        }
         // libsmbclient answers a taken name by deleting it and renaming
         // again: look first, with the server's own case rules, so that a
         // case variant is never deleted either. Only the same entry under
@@ -420,12 +428,16 @@ public:
         });
         if (rc != 0) {
             if (errno == EEXIST) throw AlreadyExists(where("rename " + quote_path(from) + " to", to) + "it exists");
+            if (errno == ENOENT && !raw_stat(from)) {
+                note_entry(from, std::nullopt);
+                throw NotFound(where("rename", from) + "it does not exist");
+            }
             fail("rename " + quote_path(from) + " to", to);
         }
         forget(from);
         forget_names(from, true);
         note_entry(from, std::nullopt);
-        note_entry(to, source->kind);
+        note_entry(to, *source);
     }
 
     void remove(const std::string& path) override {
@@ -768,11 +780,8 @@ private:
         const auto slash = path.rfind('/');
         const std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
         const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-        if (auto it = names_.find(parent);
-            it != names_.end() && std::chrono::steady_clock::now() - it->second.listed < kNamesFresh) {
-            // A reparse point's kind shows only in a listing: those are read again.
-            if (auto e = it->second.kinds.find(name); e != it->second.kinds.end() && e->second == st->kind) return st;
-        }
+        // A reparse point's kind shows only in a listing: those are read again.
+        if (listed_kind(path) == st->kind) return st;
         const auto entries = list_folder(parent, "stat");
         remember(parent, entries);
         for (auto& e : entries)
@@ -845,6 +854,11 @@ private:
         for (std::size_t i = 0; i < count; ++i) {
             prefix += (i ? "/" : "") + parts[i];
             if (verified_.count(prefix)) continue;
+            // A folder just listed in its parent needs no request of its own.
+            if (listed_kind(prefix) == Kind::Directory) {
+                remember_verified(prefix);
+                continue;
+            }
             auto st = exact_stat(prefix);
             if (!st) {
                 if (absent_ok) return false;
@@ -857,10 +871,26 @@ private:
                 if (absent_ok) return false;
                 throw NotFound(where(verb, path) + quote_path(prefix) + " is not a folder");
             }
-            if (verified_.size() >= kVerifiedFolders) verified_.clear();
-            verified_.insert(prefix);
+            remember_verified(prefix);
         }
         return true;
+    }
+
+    void remember_verified(const std::string& folder) {
+        if (verified_.size() >= kVerifiedFolders) verified_.clear();
+        verified_.insert(folder);
+    }
+
+    // The kind of `path` in a fresh kept listing of its folder (nullopt: not
+    // listed lately, or not there under exactly this name).
+    std::optional<Kind> listed_kind(const std::string& path) const {
+        const auto slash = path.rfind('/');
+        auto it = names_.find(slash == std::string::npos ? "" : path.substr(0, slash));
+        if (it == names_.end() || std::chrono::steady_clock::now() - it->second.listed >= kNamesFresh)
+            return std::nullopt;
+        auto e = it->second.kinds.find(slash == std::string::npos ? path : path.substr(slash + 1));
+        if (e == it->second.kinds.end()) return std::nullopt;
+        return e->second;
     }
 
     void located(const std::string& path, const std::string& verb) {
@@ -935,13 +965,20 @@ void SmbWriter::commit(Flush) {
     SMBCFILE* file = file_;
     file_ = nullptr;
     owner_.writer_closed();
+    // The size on the open handle: one request, where a stat by name after
+    // the close costs three (open, query, close).
+    struct stat st {};
+    const bool sized = smbc_getFunctionFstat(owner_.context())(owner_.context(), file, &st) == 0;
+    const int stat_errno = errno;
     if (smbc_getFunctionClose(owner_.context())(owner_.context(), file) != 0) owner_.fail("close", path_);
+    if (!sized) {
+        errno = stat_errno;
+        owner_.fail("check the size of", path_);
+    }
+    if (!S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != written_)
+        throw Error("target " + owner_.describe() + ": " + quote_path(path_) + " holds " + std::to_string(st.st_size) +
+                    " bytes after writing, not the " + std::to_string(written_) + " written; run again");
     if (mtime_ns_) owner_.set_mtime_of(path_, *mtime_ns_);
-    auto st = owner_.raw_stat(path_);
-    if (!st || st->kind != Kind::File || st->size != written_)
-        throw Error("target " + owner_.describe() + ": " + quote_path(path_) + " holds " +
-                    (st ? std::to_string(st->size) : std::string("nothing")) + " bytes after closing, not the " +
-                    std::to_string(written_) + " written; run again");
 }
 
 }  // namespace

@@ -19,9 +19,9 @@
 // - no file identity: st_ino is the server's file id, but the ctime
 //   libsmbclient reports is the mtime, so neither is offered.
 // - mtimes are set to the microsecond (timeval), read at 100 ns.
-// - durability: libsmbclient has no flush call. A file is closed (SMB2
-//   CLOSE, acknowledged) before commit() returns and its size checked after;
-//   whether the server's disk has it then is the server's business (Samba:
+// - durability: libsmbclient has no flush call. A file's size is checked on
+//   its handle and the file closed (SMB2 CLOSE, acknowledged) before
+//   commit() returns; whether the server's disk has it then is the server's business (Samba:
 //   `strict sync`/`sync always`; Windows: its write-back cache). So
 //   durable_flush = false, folder_flush = false; flush_all() confirms the
 //   server still answers after everything it acknowledged.
