@@ -25,13 +25,6 @@ using namespace exmsync::testing::ssh;
 
 namespace {
 
-// `count` operations spread over 1..total, always with the first and the last few.
-std::set<std::uint64_t> sample(std::uint64_t total, std::uint64_t count) {
-    std::set<std::uint64_t> points{1, 2, total - 2, total - 1, total};
-    for (std::uint64_t i = 1; i <= count; ++i) points.insert(std::max<std::uint64_t>(1, total * i / (count + 1)));
-    return points;
-}
-
 class SftpCrash : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -106,7 +99,7 @@ TEST_F(SftpCrash, RefusalAtSampledOperationsLeavesOldOrNew) {
     ASSERT_EQ(tree_root(target), new_root);
     ASSERT_GE(total, 150u) << "the changeset should exercise writes, deletes, renames and type changes";
     std::uint64_t ended_new = 0, points = 0;
-    for (std::uint64_t n : sample(total, 15)) {
+    for (std::uint64_t n : sample_operations(total, 15)) {
         reset_target();
         push_faulty(*sftp, n, FaultMode::Throw);
         ended_new += check_after_fault(*sftp, "refusal at operation " + std::to_string(n));
@@ -126,7 +119,7 @@ TEST_F(SftpCrash, ProcessExitAtSampledOperationsLeavesOldOrNewAfterRecover) {
         total = push_faulty(*sftp, 0, FaultMode::Throw);
     }
     std::uint64_t ended_new = 0, points = 0;
-    for (std::uint64_t n : sample(total, 5)) {
+    for (std::uint64_t n : sample_operations(total, 5)) {
         reset_target();
         int code = in_child([&] {
             auto sftp = transport::open_sftp(connect());
@@ -169,7 +162,7 @@ TEST_F(SftpCrash, CrashDuringRecover) {
         recover_ops = counting.operations();
     }
     ASSERT_GT(recover_ops, 3u);
-    for (std::uint64_t m : sample(recover_ops, 4)) {
+    for (std::uint64_t m : sample_operations(recover_ops, 4)) {
         fs::remove_all(target);
         copy_tree(interrupted, target);
         int code = in_child([&] {

@@ -28,13 +28,6 @@ using namespace exmsync::testing::smb;
 
 namespace {
 
-// `count` operations spread over 1..total, always with the first and the last few.
-std::set<std::uint64_t> sample(std::uint64_t total, std::uint64_t count) {
-    std::set<std::uint64_t> points{1, 2, total - 2, total - 1, total};
-    for (std::uint64_t i = 1; i <= count; ++i) points.insert(std::max<std::uint64_t>(1, total * i / (count + 1)));
-    return points;
-}
-
 class SmbCrash : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -135,7 +128,7 @@ TEST_F(SmbCrash, RefusalAtSampledOperationsLeavesOldOrNew) {
     const std::uint64_t total = count_operations();
     ASSERT_GE(total, 150u) << "the changeset should exercise writes, deletes, renames and type changes";
     std::uint64_t ended_new = 0, points = 0;
-    for (std::uint64_t n : sample(total, 15)) {
+    for (std::uint64_t n : sample_operations(total, 15)) {
         reset_target();
         const std::string what = "refusal at operation " + std::to_string(n);
         ASSERT_EQ(in_child([&] { push_faulty(n, FaultMode::Throw); }), 0) << what;
@@ -153,7 +146,7 @@ TEST_F(SmbCrash, RefusalAtSampledOperationsLeavesOldOrNew) {
 TEST_F(SmbCrash, ProcessExitAtSampledOperationsLeavesOldOrNewAfterRecover) {
     const std::uint64_t total = count_operations();
     std::uint64_t ended_new = 0, points = 0;
-    for (std::uint64_t n : sample(total, 6)) {
+    for (std::uint64_t n : sample_operations(total, 6)) {
         reset_target();
         const std::string what = "exit at operation " + std::to_string(n);
         ASSERT_EQ(in_child([&] { push_faulty(n, FaultMode::Exit); }), FaultyTransport::kExitCode)
@@ -195,7 +188,7 @@ TEST_F(SmbCrash, CrashDuringRecover) {
                 static_cast<unsigned long long>(cut_at), static_cast<unsigned long long>(total),
                 static_cast<unsigned long long>(recover_ops));
     std::fflush(stdout);  // or every child below prints it again
-    for (std::uint64_t m : sample(recover_ops, 4)) {
+    for (std::uint64_t m : sample_operations(recover_ops, 4)) {
         fs::remove_all(target());
         run("cp -a " + q(interrupted) + " " + q(target()));
         const std::string what = "recover cut at operation " + std::to_string(m);

@@ -5,11 +5,10 @@
 // or new with a clean state folder, and the next push completes the change.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <future>
-#include <thread>
 
 #include "integration/smb_server.hpp"
+#include "support/polling.hpp"
 #include "support/tree_root.hpp"
 
 using namespace exmsync::testing;
@@ -17,25 +16,6 @@ using namespace exmsync::testing::cli;
 using namespace exmsync::testing::smb;
 
 namespace {
-
-std::size_t count_files(const fs::path& dir) {
-    boost::system::error_code ec;
-    std::size_t n = 0;
-    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-        if (fs::is_regular_file(it->path(), ec)) ++n;
-    return n;
-}
-
-// Waits (up to a minute) for `ready`; true if it came.
-template <typename Ready>
-bool wait_for(Ready&& ready) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (ready()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return false;
-}
 
 class SmbFaults : public ::testing::Test {
 protected:

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "integration/ssh_server.hpp"
+#include "support/polling.hpp"
 #include "support/tree_root.hpp"
 
 using namespace exmsync::testing;
@@ -19,25 +20,6 @@ using namespace exmsync::testing::cli;
 using namespace exmsync::testing::ssh;
 
 namespace {
-
-std::size_t count_files(const fs::path& dir) {
-    boost::system::error_code ec;
-    std::size_t n = 0;
-    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-        if (fs::is_regular_file(it->path(), ec)) ++n;
-    return n;
-}
-
-// Waits (up to a minute) for `ready`; true if it came.
-template <typename Ready>
-bool wait_for(Ready&& ready) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (ready()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return false;
-}
 
 class SshFaults : public ::testing::TestWithParam<Mode> {
 protected:

@@ -25,6 +25,7 @@
 // The FaultyTransport must outlive the Writers it hands out.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -230,5 +231,14 @@ private:
     std::uint64_t operations_ = 0;
     std::vector<Pending> log_;
 };
+
+// `count` operations spread over 1..total, always with the first and the
+// last few: where the crash tests over a network strike, each costing a
+// connection.
+inline std::set<std::uint64_t> sample_operations(std::uint64_t total, std::uint64_t count) {
+    std::set<std::uint64_t> points{1, 2, total - 2, total - 1, total};
+    for (std::uint64_t i = 1; i <= count; ++i) points.insert(std::max<std::uint64_t>(1, total * i / (count + 1)));
+    return points;
+}
 
 }  // namespace exmsync::testing

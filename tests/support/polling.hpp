@@ -1,0 +1,31 @@
+// Waiting for a moment in another process's work, for the tests that kill a
+// server or a process partway: polled, since that work gives no signal.
+#pragma once
+
+#include <boost/filesystem.hpp>
+#include <chrono>
+#include <thread>
+
+namespace exmsync::testing {
+
+// Regular files under `dir` (0 while it does not exist).
+inline std::size_t count_files(const boost::filesystem::path& dir) {
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    for (boost::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+        if (boost::filesystem::is_regular_file(it->path(), ec)) ++n;
+    return n;
+}
+
+// Waits (up to a minute) for `ready`; true if it came.
+template <typename Ready>
+bool wait_for(Ready&& ready) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (ready()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return false;
+}
+
+}  // namespace exmsync::testing
