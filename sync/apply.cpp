@@ -249,8 +249,17 @@ TargetScan DirectTarget::peek(const FilterSpec& filter) {
     TargetScan result;
     result.pending_journal = state_.exists(layout::kJournal);
     result.scan = peek(filter, s->manifest.path(), s->hidden.path());
+    // Looked at after the scan: a commit that started during it shows here.
+    if (!result.pending_journal) result.settled = settled_root() == result.scan.root;
     scanned_ = std::move(s);
     return result;
+}
+
+std::optional<manifest::Hash128> DirectTarget::settled_root() {
+    if (state_.exists(layout::kLock) || state_.exists(layout::kJournal)) return std::nullopt;
+    auto current = History(state_).current_file();
+    if (!current) return std::nullopt;
+    return current->root;
 }
 
 void DirectTarget::fetch_manifest(const boost::filesystem::path& manifest, const boost::filesystem::path& hidden) {

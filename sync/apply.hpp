@@ -114,6 +114,7 @@ public:
 
     TargetScan scan(const FilterSpec& filter) override;
     TargetScan peek(const FilterSpec& filter) override;
+    std::optional<manifest::Hash128> settled_root() override;
     void fetch_manifest(const boost::filesystem::path& manifest, const boost::filesystem::path& hidden) override;
     ApplyReport apply(const Changeset& changeset, ContentFeed& content, const ApplyOptions& options) override;
     ApplyReport apply_archive(const std::string& file, const ApplyOptions& options) override;

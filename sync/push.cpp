@@ -200,6 +200,21 @@ TargetResult push_to(Target& target, const std::string& name, const PushSource& 
     note_mode(r, target);
     auto start = std::chrono::steady_clock::now();
 
+    // When the last apply recorded the source's root, most likely nothing
+    // changed: check that without the lock and without writing anything (no
+    // lock file, no new stat cache). Anything else (a change, drift, a lock,
+    // a journal, files the stat cache could not vouch for, which the locked
+    // scan will record) goes the full way below.
+    if (!options.target.verify_full && target.settled_root() == source.scan.root) {
+        auto peeked = target.peek(options.filter);
+        if (peeked.settled && peeked.scan.root == source.scan.root && peeked.scan.stats.hashed_files == 0) {
+            log::info("{}: in sync, checked in {:.2f} s", name, seconds_since(start));
+            r.ok = r.already_in_sync = true;
+            r.traffic = target.traffic();
+            return r;
+        }
+    }
+
     // The lock is held from before the scan to after the commit, so the plan
     // starts from what the target really holds and nothing changes under it.
     // A lock left by a run that is provably gone is taken over, after its

@@ -45,6 +45,9 @@ struct TargetScan {
     std::vector<DriftItem> drift;    // the first kDriftShown paths edited by hand
     std::uint64_t drift_count = 0;
     bool pending_journal = false;    // (peek) an interrupted apply waits for recovery
+    // (peek, Direct) No lock and no journal after the scan, and `current`
+    // names the root scanned: the target holds what its last apply left.
+    bool settled = false;
 };
 
 enum class AgentMode {
@@ -102,6 +105,10 @@ public:
     // to date; peek() takes no lock and writes nothing.
     virtual TargetScan scan(const FilterSpec& filter) = 0;
     virtual TargetScan peek(const FilterSpec& filter) = 0;
+    // The root the last apply recorded, when the target holds no lock and no
+    // journal; nullopt otherwise, or where asking costs as much as a scan
+    // (the agent answers a whole no-op check in one request). Reads only.
+    virtual std::optional<manifest::Hash128> settled_root() { return std::nullopt; }
     // The manifest of the last scan or peek, and the folders holding entries
     // outside its filter, as local files.
     virtual void fetch_manifest(const boost::filesystem::path& manifest, const boost::filesystem::path& hidden) = 0;

@@ -169,6 +169,37 @@ TEST_F(Contract, ManifestAndDiffLeaveWhatTheyReadUntouched) {
     EXPECT_EQ(everything(src), src_before);
 }
 
+// A scheduled push that finds nothing to do writes nothing on the target
+// either: no lock comes and goes, no stat cache is rewritten. (Run later than
+// the racy-clean window, so that the target's stat cache can vouch for the
+// files the first push wrote.)
+TEST_F(Contract, ANoOpPushWritesNothingOnTheTarget) {
+    ASSERT_EQ(cli_run("push " + q(src) + " " + q(target)).exit_code, 0);
+    std::string env = "XDG_CACHE_HOME=" + q(dir / "cache") + " NO_FAKE_STAT=1 ";
+    auto push_later = [&](int seconds) {
+        return run(env + "faketime -f +" + std::to_string(seconds) + "s " + shell_quote(kExmsync) + " push --json " +
+                   q(src) + " " + q(target));
+    };
+    // The first apply recorded no stat for the files it wrote: this push
+    // hashes them, under the lock, and writes the target's stat cache.
+    auto full = push_later(5);
+    ASSERT_EQ(full.exit_code, 0) << full.err;
+    const auto target_before = everything(target);
+    ASSERT_TRUE(target_before.count(".exmsync/statcache"));
+
+    auto quiet = push_later(10);
+    ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+    EXPECT_EQ(nlohmann::json::parse(quiet.out)["targets"][0]["status"], "in_sync") << quiet.out;
+    EXPECT_EQ(everything(target), target_before) << "a lock or a stat cache came and went";
+
+    // A hand edit: the full way, under the lock, which reports it as drift.
+    write_file(target / "d0/t0.html", "edited by hand");
+    auto edited = push_later(15);
+    ASSERT_EQ(edited.exit_code, 0) << edited.err;
+    EXPECT_EQ(nlohmann::json::parse(edited.out)["targets"][0]["drift_count"], 1) << edited.out;
+    EXPECT_EQ(read_file(target / "d0/t0.html"), read_file(src / "d0/t0.html"));
+}
+
 // ---- one change vocabulary -------------------------------------------------------
 
 TEST_F(Contract, DiffPrintsWhatPushDryRunPrints) {
