@@ -126,6 +126,11 @@ public:
         sftp_closedir(handle);
         if (!complete) fail("list", dir);
         std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+        // The listing's attributes are lstat's: a folder in it is a real
+        // folder (a symlink shows as one), so a walk that lists it next does
+        // not pay a round trip to check it again.
+        for (const auto& e : out)
+            if (e.stat.kind == Kind::Directory) remember_verified(dir.empty() ? e.name : dir + "/" + e.name);
         return out;
     }
 
@@ -333,10 +338,14 @@ private:
                 if (absent_ok) return false;
                 throw NotFound(where(verb, path) + quote_path(prefix) + " is not a folder");
             }
-            if (verified_.size() >= kVerifiedFolders) verified_.clear();
-            verified_.insert(prefix);
+            remember_verified(prefix);
         }
         return true;
+    }
+
+    void remember_verified(const std::string& folder) {
+        if (verified_.size() >= kVerifiedFolders) verified_.clear();
+        verified_.insert(folder);
     }
 
     // The folder of a path checked; the path itself must not be the root.
