@@ -257,6 +257,11 @@ TargetScan DirectTarget::peek(const FilterSpec& filter) {
 
 std::optional<manifest::Hash128> DirectTarget::settled_root() {
     if (state_.exists(layout::kLock) || state_.exists(layout::kJournal)) return std::nullopt;
+    // The stat cache must come from a scan after the last apply: the files
+    // that apply wrote are not in an older one, and a peek would hash them
+    // only for the locked scan to hash them again.
+    auto cache = t_.stat(layout::kStatCache), recorded = t_.stat(layout::kCurrent);
+    if (!cache || !recorded || cache->mtime_ns <= recorded->mtime_ns) return std::nullopt;
     auto current = History(state_).current_file();
     if (!current) return std::nullopt;
     return current->root;

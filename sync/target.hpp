@@ -106,7 +106,7 @@ public:
     virtual TargetScan scan(const FilterSpec& filter) = 0;
     virtual TargetScan peek(const FilterSpec& filter) = 0;
     // The root the last apply recorded, when the target holds no lock and no
-    // journal; nullopt otherwise, or where asking costs as much as a scan
+    // journal and its stat cache was written by a scan since; nullopt otherwise, or where asking costs as much as a scan
     // (the agent answers a whole no-op check in one request). Reads only.
     virtual std::optional<manifest::Hash128> settled_root() { return std::nullopt; }
     // The manifest of the last scan or peek, and the folders holding entries

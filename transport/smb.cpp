@@ -20,6 +20,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "transport/path.hpp"
@@ -34,6 +35,13 @@ constexpr std::size_t kVerifiedFolders = 4096;
 constexpr std::size_t kCachedNames = 50'000;
 constexpr auto kNamesFresh = std::chrono::seconds(2);
 constexpr std::size_t kChunk = 1 << 20;
+
+// "a/b/c" -> {"a/b", "c"}; a top-level name has the parent "".
+std::pair<std::string, std::string> parent_and_name(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return {"", path};
+    return {path.substr(0, slash), path.substr(slash + 1)};
+}
 // A file held open by IIS or an antivirus (a sharing violation, EBUSY) is
 // retried this long before the step fails naming it.
 constexpr auto kBusyRetryFor = std::chrono::seconds(5);
@@ -777,9 +785,7 @@ private:
         if (path.empty()) return raw_stat("");
         auto st = raw_stat(path);
         if (!st) return std::nullopt;
-        const auto slash = path.rfind('/');
-        const std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
-        const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+        const auto [parent, name] = parent_and_name(path);
         // A reparse point's kind shows only in a listing: those are read again.
         if (listed_kind(path) == st->kind) return st;
         const auto entries = list_folder(parent, "stat");
@@ -806,10 +812,9 @@ private:
     // What this transport itself just did to `path` (present with `kind`, or
     // gone), in the kept listing of its folder.
     void note_entry(const std::string& path, std::optional<Kind> kind) {
-        const auto slash = path.rfind('/');
-        auto it = names_.find(slash == std::string::npos ? "" : path.substr(0, slash));
+        const auto [parent, name] = parent_and_name(path);
+        auto it = names_.find(parent);
         if (it == names_.end()) return;
-        const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
         auto& kinds = it->second.kinds;
         if (auto e = kinds.find(name); e != kinds.end()) {
             kinds.erase(e);
@@ -884,11 +889,11 @@ private:
     // The kind of `path` in a fresh kept listing of its folder (nullopt: not
     // listed lately, or not there under exactly this name).
     std::optional<Kind> listed_kind(const std::string& path) const {
-        const auto slash = path.rfind('/');
-        auto it = names_.find(slash == std::string::npos ? "" : path.substr(0, slash));
+        const auto [parent, name] = parent_and_name(path);
+        auto it = names_.find(parent);
         if (it == names_.end() || std::chrono::steady_clock::now() - it->second.listed >= kNamesFresh)
             return std::nullopt;
-        auto e = it->second.kinds.find(slash == std::string::npos ? path : path.substr(slash + 1));
+        auto e = it->second.kinds.find(name);
         if (e == it->second.kinds.end()) return std::nullopt;
         return e->second;
     }

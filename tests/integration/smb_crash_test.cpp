@@ -116,6 +116,24 @@ protected:
         return operations_counted();
     }
 
+    // A push from the old tree faulted at `count` operations sampled over
+    // 1..total, each followed by recover; some must end old, some new.
+    void fault_at_samples(std::uint64_t total, std::uint64_t count, FaultMode mode, int child_exit,
+                          const std::string& fault) {
+        std::uint64_t ended_new = 0, points = 0;
+        for (std::uint64_t n : sample_operations(total, count)) {
+            reset_target();
+            const std::string what = fault + " at operation " + std::to_string(n);
+            ASSERT_EQ(in_child([&] { push_faulty(n, mode); }), child_exit) << what;
+            ended_new += check_after_fault(what);
+            ++points;
+        }
+        EXPECT_GT(ended_new, 0u);
+        EXPECT_LT(ended_new, points);
+        std::printf("%llu of %llu operations faulted, %llu ended new\n", static_cast<unsigned long long>(points),
+                    static_cast<unsigned long long>(total), static_cast<unsigned long long>(ended_new));
+    }
+
     TempDir dir;
     std::unique_ptr<SmbServer> server;
     sync::PushOptions options;
@@ -127,37 +145,13 @@ protected:
 TEST_F(SmbCrash, RefusalAtSampledOperationsLeavesOldOrNew) {
     const std::uint64_t total = count_operations();
     ASSERT_GE(total, 150u) << "the changeset should exercise writes, deletes, renames and type changes";
-    std::uint64_t ended_new = 0, points = 0;
-    for (std::uint64_t n : sample_operations(total, 15)) {
-        reset_target();
-        const std::string what = "refusal at operation " + std::to_string(n);
-        ASSERT_EQ(in_child([&] { push_faulty(n, FaultMode::Throw); }), 0) << what;
-        ended_new += check_after_fault(what);
-        ++points;
-    }
-    EXPECT_GT(ended_new, 0u);
-    EXPECT_LT(ended_new, points);
-    std::printf("%llu of %llu operations faulted, %llu ended new\n", static_cast<unsigned long long>(points),
-                static_cast<unsigned long long>(total), static_cast<unsigned long long>(ended_new));
+    fault_at_samples(total, 15, FaultMode::Throw, 0, "refusal");
 }
 
 // The pushing process ends between two SMB requests (its connection dies
 // with it); recovery over a new connection finishes or undoes the commit.
 TEST_F(SmbCrash, ProcessExitAtSampledOperationsLeavesOldOrNewAfterRecover) {
-    const std::uint64_t total = count_operations();
-    std::uint64_t ended_new = 0, points = 0;
-    for (std::uint64_t n : sample_operations(total, 6)) {
-        reset_target();
-        const std::string what = "exit at operation " + std::to_string(n);
-        ASSERT_EQ(in_child([&] { push_faulty(n, FaultMode::Exit); }), FaultyTransport::kExitCode)
-            << what << " was never reached";
-        ended_new += check_after_fault(what);
-        ++points;
-    }
-    EXPECT_GT(ended_new, 0u);
-    EXPECT_LT(ended_new, points);
-    std::printf("%llu of %llu operations faulted, %llu ended new\n", static_cast<unsigned long long>(points),
-                static_cast<unsigned long long>(total), static_cast<unsigned long long>(ended_new));
+    fault_at_samples(count_operations(), 6, FaultMode::Exit, FaultyTransport::kExitCode, "exit");
 }
 
 // A push ended mid-commit, then its recovery ended too, both over SMB.
