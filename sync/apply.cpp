@@ -255,6 +255,11 @@ TargetScan DirectTarget::peek(const FilterSpec& filter) {
     return result;
 }
 
+std::optional<TargetScan> DirectTarget::peek_if_settled(const manifest::Hash128& root, const FilterSpec& filter) {
+    if (settled_root() != root) return std::nullopt;
+    return peek(filter);
+}
+
 std::optional<manifest::Hash128> DirectTarget::settled_root() {
     if (state_.exists(layout::kLock) || state_.exists(layout::kJournal)) return std::nullopt;
     // The stat cache must come from a scan after the last apply: the files

@@ -114,7 +114,9 @@ public:
 
     TargetScan scan(const FilterSpec& filter) override;
     TargetScan peek(const FilterSpec& filter) override;
-    std::optional<manifest::Hash128> settled_root() override;
+    std::optional<TargetScan> peek_if_settled(const manifest::Hash128& root, const FilterSpec& filter) override;
+    // The root the last apply recorded, when peek_if_settled() may peek.
+    std::optional<manifest::Hash128> settled_root();
     void fetch_manifest(const boost::filesystem::path& manifest, const boost::filesystem::path& hidden) override;
     ApplyReport apply(const Changeset& changeset, ContentFeed& content, const ApplyOptions& options) override;
     ApplyReport apply_archive(const std::string& file, const ApplyOptions& options) override;

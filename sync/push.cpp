@@ -205,9 +205,9 @@ TargetResult push_to(Target& target, const std::string& name, const PushSource& 
     // lock file, no new stat cache). Anything else (a change, drift, a lock,
     // a journal, files the stat cache could not vouch for, which the locked
     // scan will record) goes the full way below.
-    if (!options.target.verify_full && target.settled_root() == source.scan.root) {
-        auto peeked = target.peek(options.filter);
-        if (peeked.settled && peeked.scan.root == source.scan.root && peeked.scan.stats.hashed_files == 0) {
+    if (!options.target.verify_full) {
+        auto peeked = target.peek_if_settled(source.scan.root, options.filter);
+        if (peeked && peeked->settled && peeked->scan.root == source.scan.root && peeked->scan.stats.hashed_files == 0) {
             log::info("{}: in sync, checked in {:.2f} s", name, seconds_since(start));
             r.ok = r.already_in_sync = true;
             r.traffic = target.traffic();

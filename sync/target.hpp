@@ -105,10 +105,11 @@ public:
     // to date; peek() takes no lock and writes nothing.
     virtual TargetScan scan(const FilterSpec& filter) = 0;
     virtual TargetScan peek(const FilterSpec& filter) = 0;
-    // The root the last apply recorded, when the target holds no lock and no
-    // journal and its stat cache was written by a scan since; nullopt otherwise, or where asking costs as much as a scan
-    // (the agent answers a whole no-op check in one request). Reads only.
-    virtual std::optional<manifest::Hash128> settled_root() { return std::nullopt; }
+    // The no-op check without the lock: when the last apply recorded `root`,
+    // the target holds no lock and no journal, and its stat cache was written
+    // by a scan since, a peek(); nullopt when any of that is not so (then only
+    // the locked scan can tell). Reads only.
+    virtual std::optional<TargetScan> peek_if_settled(const manifest::Hash128& root, const FilterSpec& filter) = 0;
     // The manifest of the last scan or peek, and the folders holding entries
     // outside its filter, as local files.
     virtual void fetch_manifest(const boost::filesystem::path& manifest, const boost::filesystem::path& hidden) = 0;

@@ -88,8 +88,12 @@ private:
 class AgentTarget : public Target {
 public:
     AgentTarget(std::unique_ptr<ByteStream> stream, std::unique_ptr<Channel> channel, std::string name,
-                std::string reason)
-        : stream_(std::move(stream)), channel_(std::move(channel)), name_(std::move(name)), reason_(std::move(reason)) {}
+                std::string reason, std::vector<std::string> features)
+        : stream_(std::move(stream)),
+          channel_(std::move(channel)),
+          name_(std::move(name)),
+          reason_(std::move(reason)),
+          features_(std::move(features)) {}
 
     ~AgentTarget() override {
         // The agent releases the lock when the stream ends, however it ends.
@@ -114,6 +118,14 @@ public:
 
     TargetScan scan(const FilterSpec& filter) override { return scan_or_peek(filter, false); }
     TargetScan peek(const FilterSpec& filter) override { return scan_or_peek(filter, true); }
+
+    std::optional<TargetScan> peek_if_settled(const manifest::Hash128& root, const FilterSpec& filter) override {
+        if (std::find(features_.begin(), features_.end(), kPeekIfSettled) == features_.end()) return std::nullopt;
+        json r = request({{"op", kPeekIfSettled}, {"root", hash_json(root)}, {"filter", filter_json(filter)}});
+        if (r.value("scan", json()).is_null()) return std::nullopt;
+        scanned_ = decode(r.at("scan"), scan_from);
+        return scanned_;
+    }
 
     void fetch_manifest(const fs::path& manifest, const fs::path& hidden) override {
         if (!scanned_) throw Error("internal: the manifest of " + name_ + " before a scan");
@@ -218,6 +230,7 @@ private:
     std::unique_ptr<ByteStream> stream_;
     std::unique_ptr<Channel> channel_;
     std::string name_, reason_;
+    std::vector<std::string> features_;  // from the agent's hello
     std::optional<TargetScan> scanned_;
     bool closed_ = false;
 };
@@ -286,9 +299,13 @@ std::unique_ptr<Target> connect_agent(std::unique_ptr<ByteStream> stream, const 
                   version() + " speaks " + std::to_string(kProtocol) + "; install the same version on both sides";
         return nullptr;
     }
+    std::vector<std::string> features;
+    if (auto f = hello.find("features"); f != hello.end() && f->is_array())
+        for (const auto& one : *f)
+            if (one.is_string()) features.push_back(one.get<std::string>());
     channel->send_line(client_hello());
     std::string reason = "agent mode (exmsync " + their_version + " on the server)";
-    return std::make_unique<AgentTarget>(std::move(stream), std::move(channel), name, reason);
+    return std::make_unique<AgentTarget>(std::move(stream), std::move(channel), name, reason, std::move(features));
 }
 
 std::unique_ptr<Target> open_ssh_target(const std::string& url, const TargetOptions& options) {

@@ -7,14 +7,6 @@ namespace {
 
 using nlohmann::json;
 
-json hash_json(const manifest::Hash128& h) { return h.hex(); }
-
-manifest::Hash128 hash_from(const json& j) {
-    auto h = manifest::Hash128::from_hex(j.get<std::string>());
-    if (!h) throw json::other_error::create(501, "a bad hash", nullptr);
-    return *h;
-}
-
 // Paths travel escaped, as manifests hold them: JSON strings must be UTF-8,
 // a path need not be.
 json path_json(const std::string& path) { return manifest::escape_path(path); }
@@ -26,6 +18,14 @@ std::string path_from(const json& j) {
 }
 
 }  // namespace
+
+json hash_json(const manifest::Hash128& h) { return h.hex(); }
+
+manifest::Hash128 hash_from(const json& j) {
+    auto h = manifest::Hash128::from_hex(j.get<std::string>());
+    if (!h) throw json::other_error::create(501, "a bad hash", nullptr);
+    return *h;
+}
 
 std::string version() {
 #ifdef EXMSYNC_VERSION
@@ -41,7 +41,8 @@ json agent_hello() {
 #else
     const char* os = "linux";
 #endif
-    return {{"exmsync-agent", 1}, {"protocol", kProtocol}, {"version", version()}, {"os", os}};
+    return {{"exmsync-agent", 1}, {"protocol", kProtocol}, {"version", version()}, {"os", os},
+            {"features", {kPeekIfSettled}}};
 }
 
 json client_hello() { return {{"exmsync-client", 1}, {"protocol", kProtocol}, {"version", version()}}; }
@@ -103,7 +104,8 @@ json scan_json(const TargetScan& s) {
             {"hidden_folders", s.scan.hidden_folders},
             {"drift", drift},
             {"drift_count", s.drift_count},
-            {"pending_journal", s.pending_journal}};
+            {"pending_journal", s.pending_journal},
+            {"settled", s.settled}};
 }
 
 TargetScan scan_from(const json& j) {
@@ -139,6 +141,7 @@ TargetScan scan_from(const json& j) {
     }
     s.drift_count = j.at("drift_count").get<std::uint64_t>();
     s.pending_journal = j.at("pending_journal").get<bool>();
+    s.settled = j.value("settled", false);  // absent before peek_if_settled
     return s;
 }
 

@@ -89,6 +89,9 @@ public:
             // Optional: clients of protocol 1 before --verify send none.
             target().verify_full(request.value("verify_full", false));
             reply(scan_json(request.at("peek").get<bool>() ? target().peek(filter) : target().scan(filter)));
+        } else if (op == kPeekIfSettled) {
+            auto peeked = target().peek_if_settled(hash_from(request.at("root")), filter_from(request.at("filter")));
+            reply({{"scan", peeked ? scan_json(*peeked) : json(nullptr)}});
         } else if (op == "manifest") {
             manifest::TempFile manifest, hidden;
             target().fetch_manifest(manifest.path(), hidden.path());

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/cli_support.hpp"
+#include "support/tree_root.hpp"
 
 using namespace exmsync::testing;
 using namespace exmsync::testing::cli;
@@ -42,23 +43,6 @@ nlohmann::json json_run(const std::string& command, const std::string& args, int
         EXPECT_EQ(schema_problems(r.out, "error"), "");
     }
     return doc;
-}
-
-// Every file and folder under `root`, the state folder and root included,
-// with type, size and mtime: what "nothing was written" means.
-std::map<std::string, std::string> everything(const fs::path& root) {
-    std::map<std::string, std::string> out;
-    struct stat st {};
-    ::lstat(root.c_str(), &st);
-    out["."] = std::to_string(st.st_mode) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
-               std::to_string(st.st_mtim.tv_nsec);
-    for (fs::recursive_directory_iterator it(root), end; it != end; ++it) {
-        ::lstat(it->path().c_str(), &st);
-        out[fs::relative(it->path(), root).string()] = std::to_string(st.st_mode) + " " + std::to_string(st.st_size) +
-                                                      " " + std::to_string(st.st_mtim.tv_sec) + "." +
-                                                      std::to_string(st.st_mtim.tv_nsec);
-    }
-    return out;
 }
 
 class Contract : public ::testing::Test {

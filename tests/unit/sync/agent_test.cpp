@@ -109,6 +109,35 @@ TEST_F(Agent, PushesNoOpsAndChanges) {
     EXPECT_EQ(history.back().record.apply_id, r.apply_id);
 }
 
+// The agent runs under faketime so that the files the first push wrote are
+// past the stat cache's racy window, as they would be at the next scheduled
+// push.
+TEST_F(Agent, ASettledNoOpTakesNoLockAndWritesNothing) {
+    auto later = [&](int seconds) {
+        return local_agent(target, "NO_FAKE_STAT=1 faketime -f +" + std::to_string(seconds) + "s %s");
+    };
+    ASSERT_TRUE(push_through(*local_agent(target), src).ok);
+    // The first apply recorded no stat for the files it wrote: this no-op
+    // hashes them, under the lock, and writes the target's stat cache.
+    auto full = push_through(*later(5), src);
+    ASSERT_TRUE(full.ok) << full.error;
+    ASSERT_TRUE(full.already_in_sync);
+    const auto before = everything(target);
+    ASSERT_TRUE(before.count(".exmsync/statcache"));
+
+    auto quiet = push_through(*later(10), src);
+    ASSERT_TRUE(quiet.ok) << quiet.error;
+    EXPECT_TRUE(quiet.already_in_sync);
+    EXPECT_EQ(everything(target), before) << "a lock or a stat cache came and went";
+
+    // A hand edit: the full way, under the lock, which reports it as drift.
+    write_file(target / "d0/t0.html", "edited by hand");
+    auto edited = push_through(*later(15), src);
+    ASSERT_TRUE(edited.ok) << edited.error;
+    EXPECT_EQ(edited.drift_count, 1u);
+    EXPECT_EQ(tree_root(target), tree_root(src));
+}
+
 TEST_F(Agent, ErrorsComeBackWithTheirCodes) {
     pid_t sleeper = ::fork();
     if (sleeper == 0) {
