@@ -50,7 +50,8 @@ manifest::ScanResult scan_folder(const fs::path& folder, const SnapshotOptions& 
     scan.record_symlinks = options.record_symlinks;
     scan.hidden_out = options.hidden_out;
     if (options.use_cache) {
-        fs::path cache = options.cache_file ? *options.cache_file : cache_file_for(folder);
+        // Absolute: a bare --cache NAME has no parent to create.
+        fs::path cache = fs::absolute(options.cache_file ? *options.cache_file : cache_file_for(folder));
         boost::system::error_code ec;
         fs::create_directories(cache.parent_path(), ec);
         if (ec) {

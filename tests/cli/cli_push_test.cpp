@@ -142,6 +142,23 @@ TEST_F(Push, SecondPushIsInSyncAndChangesNothing) {
     }
 }
 
+// `--cache NAME` with no folder in it: the cache is that file in the working
+// folder, and the second push (later than the racy window of files just
+// written) hashes nothing.
+TEST_F(Push, ACacheNamedWithoutAFolderIsKept) {
+    auto push = [&](int seconds) {
+        return run("cd " + q(work.path()) + " && NO_FAKE_STAT=1 faketime -f +" + std::to_string(seconds) + "s " +
+                   shell_quote(kExmsync) + " push --json --cache src.statcache " + q(src) + " " + q(targets[0]));
+    };
+    auto first = push(5);
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    EXPECT_EQ(first.err, "");
+    EXPECT_TRUE(fs::exists(work / "src.statcache"));
+    auto second = push(10);
+    ASSERT_EQ(second.exit_code, 0) << second.err;
+    EXPECT_EQ(nlohmann::json::parse(second.out)["source_stats"]["hashed_files"], 0) << second.out;
+}
+
 // A changeset packed against a target's manifest and applied there gives the
 // same tree as a push to an identical copy of that target.
 TEST_F(Push, PackAndApplyEqualsPush) {
