@@ -1,7 +1,6 @@
 #include "transport/smb.hpp"
 
 #include <fcntl.h>
-#include <libsmbclient.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "transport/path.hpp"
+#include "transport/smb_library.hpp"
 
 namespace exmsync::transport {
 namespace {
@@ -42,6 +42,8 @@ std::pair<std::string, std::string> parent_and_name(const std::string& path) {
     if (slash == std::string::npos) return {"", path};
     return {path.substr(0, slash), path.substr(slash + 1)};
 }
+const smbc::Library& api() { return smbc::library(); }
+
 // A file held open by IIS or an antivirus (a sharing violation, EBUSY) is
 // retried this long before the step fails naming it.
 constexpr auto kBusyRetryFor = std::chrono::seconds(5);
@@ -98,11 +100,11 @@ void load_client_config(SMBCCTX* ctx) {
     std::string text = kClientConfig;
     bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
     ::close(fd);
-    int rc = written ? smbc_setConfiguration(ctx, path.data()) : -1;
+    int rc = written ? api().smbc_setConfiguration(ctx, path.data()) : -1;
     ::unlink(path.data());
     if (rc != 0) throw Error("cannot load exmsync's SMB client settings (libsmbclient refused them)");
     // Command-line level in Samba's loadparm: nothing loaded later overrides it.
-    if (!smbc_setOptionProtocols(ctx, "SMB3_00", "SMB3_11"))
+    if (!api().smbc_setOptionProtocols(ctx, "SMB3_00", "SMB3_11"))
         throw Error("this libsmbclient cannot be limited to SMB3; refusing to connect with older dialects");
 }
 
@@ -304,34 +306,34 @@ public:
         if (live_contexts == 0) {
             // A fresh libsmbclient (re)reads the user's config when this
             // context is made: replace it before anything connects.
-            ctx_ = smbc_new_context();
+            ctx_ = api().smbc_new_context();
             if (!ctx_) throw Error("target " + shown_ + ": cannot start libsmbclient: " + std::strerror(errno));
-            smbc_setLogCallback(ctx_, nullptr, library_log);
-            smbc_setOptionDebugToStderr(ctx_, 1);
+            api().smbc_setLogCallback(ctx_, nullptr, library_log);
+            api().smbc_setOptionDebugToStderr(ctx_, 1);
             try {
                 load_client_config(ctx_);
             } catch (const Error& e) {
-                smbc_free_context(ctx_, 1);
+                api().smbc_free_context(ctx_, 1);
                 throw Error("target " + shown_ + ": " + e.what());
             }
         } else {
-            ctx_ = smbc_new_context();
+            ctx_ = api().smbc_new_context();
             if (!ctx_) throw Error("target " + shown_ + ": cannot start libsmbclient: " + std::strerror(errno));
         }
         ++live_contexts;
-        smbc_setOptionUserData(ctx_, this);
-        smbc_setFunctionAuthDataWithContext(ctx_, &SmbTransport::auth);
-        smbc_setOptionNoAutoAnonymousLogin(ctx_, 1);
-        smbc_setOptionUseKerberos(ctx_, 0);
-        smbc_setOptionFallbackAfterKerberos(ctx_, 0);
-        smbc_setOptionUseCCache(ctx_, 0);
-        smbc_setOptionCaseSensitive(ctx_, 1);
-        smbc_setOptionUrlEncodeReaddirEntries(ctx_, 0);
-        smbc_setOptionSmbEncryptionLevel(ctx_,
+        api().smbc_setOptionUserData(ctx_, this);
+        api().smbc_setFunctionAuthDataWithContext(ctx_, &SmbTransport::auth);
+        api().smbc_setOptionNoAutoAnonymousLogin(ctx_, 1);
+        api().smbc_setOptionUseKerberos(ctx_, 0);
+        api().smbc_setOptionFallbackAfterKerberos(ctx_, 0);
+        api().smbc_setOptionUseCCache(ctx_, 0);
+        api().smbc_setOptionCaseSensitive(ctx_, 1);
+        api().smbc_setOptionUrlEncodeReaddirEntries(ctx_, 0);
+        api().smbc_setOptionSmbEncryptionLevel(ctx_,
                                          options.require_encryption ? SMBC_ENCRYPTLEVEL_REQUIRE : SMBC_ENCRYPTLEVEL_NONE);
-        smbc_setTimeout(ctx_, 30'000);
-        if (url_.port) smbc_setPort(ctx_, static_cast<uint16_t>(url_.port));
-        if (!smbc_init_context(ctx_)) {
+        api().smbc_setTimeout(ctx_, 30'000);
+        if (url_.port) api().smbc_setPort(ctx_, static_cast<uint16_t>(url_.port));
+        if (!api().smbc_init_context(ctx_)) {
             int e = errno;
             release();
             throw Error("target " + shown_ + ": cannot start libsmbclient: " + std::strerror(e));
@@ -387,7 +389,7 @@ public:
             throw Error(where("read", path) + (st->kind == Kind::Symlink ? "it is a symlink or junction, and exmsync "
                                                                            "never goes through a link on a target"
                                                                          : "it is not a regular file"));
-        SMBCFILE* file = retry_busy([&] { return smbc_getFunctionOpen(ctx_)(ctx_, url(path).c_str(), O_RDONLY, 0); });
+        SMBCFILE* file = retry_busy([&] { return api().smbc_getFunctionOpen(ctx_)(ctx_, url(path).c_str(), O_RDONLY, 0); });
         if (!file) fail("read", path);
         return std::make_unique<SmbReader>(*this, file, path);
     }
@@ -398,7 +400,7 @@ public:
         // Read as well as write: the size is checked on this handle at commit
         // (an SMB handle opened for writing only may not query its attributes).
         SMBCFILE* file = retry_busy(
-            [&] { return smbc_getFunctionOpen(ctx_)(ctx_, url(path).c_str(), O_RDWR | O_CREAT | O_EXCL, 0644); });
+            [&] { return api().smbc_getFunctionOpen(ctx_)(ctx_, url(path).c_str(), O_RDWR | O_CREAT | O_EXCL, 0644); });
         if (!file) {
             int e = errno;
             if (e == EEXIST || raw_stat(path)) throw AlreadyExists(where("create", path) + "something is already there");
@@ -432,7 +434,7 @@ public:
                 throw AlreadyExists(where("rename " + quote_path(from) + " to", to) + "something is already there");
         }
         int rc = retry_busy_rc([&] {
-            return smbc_getFunctionRename(ctx_)(ctx_, url(from).c_str(), ctx_, url(to).c_str());
+            return api().smbc_getFunctionRename(ctx_)(ctx_, url(from).c_str(), ctx_, url(to).c_str());
         });
         if (rc != 0) {
             if (errno == EEXIST) throw AlreadyExists(where("rename " + quote_path(from) + " to", to) + "it exists");
@@ -454,8 +456,8 @@ public:
         auto st = exact_stat(path);
         if (!st) throw NotFound(where("remove", path) + "it does not exist");
         int rc = retry_busy_rc([&] {
-            return st->kind == Kind::Directory ? smbc_getFunctionRmdir(ctx_)(ctx_, url(path).c_str())
-                                               : smbc_getFunctionUnlink(ctx_)(ctx_, url(path).c_str());
+            return st->kind == Kind::Directory ? api().smbc_getFunctionRmdir(ctx_)(ctx_, url(path).c_str())
+                                               : api().smbc_getFunctionUnlink(ctx_)(ctx_, url(path).c_str());
         });
         if (rc != 0) {
             if (st->kind == Kind::Directory && (errno == EEXIST || errno == ENOTEMPTY))
@@ -470,7 +472,7 @@ public:
     void mkdir(const std::string& path) override {
         std::lock_guard guard(library_lock());
         located(path, "create folder");
-        if (smbc_getFunctionMkdir(ctx_)(ctx_, url(path).c_str(), 0755) != 0) {
+        if (api().smbc_getFunctionMkdir(ctx_)(ctx_, url(path).c_str(), 0755) != 0) {
             int e = errno;
             if (e == EEXIST || raw_stat(path))
                 throw AlreadyExists(where("create folder", path) + "something is already there");
@@ -507,7 +509,7 @@ public:
             throw Error("target " + shown_ + ": cannot flush: " + std::to_string(open_writers_) +
                         " files are still being written (internal)");
         struct stat st {};
-        if (smbc_getFunctionStat(ctx_)(ctx_, url("").c_str(), &st) != 0) fail("flush", "");
+        if (api().smbc_getFunctionStat(ctx_)(ctx_, url("").c_str(), &st) != 0) fail("flush", "");
     }
 
     Capabilities capabilities() const override {
@@ -540,7 +542,7 @@ public:
         struct statvfs v;
         std::memset(&v, 0, sizeof v);
         std::string u = url("");
-        if (smbc_getFunctionStatVFS(ctx_)(ctx_, u.data(), &v) != 0) return std::nullopt;
+        if (api().smbc_getFunctionStatVFS(ctx_)(ctx_, u.data(), &v) != 0) return std::nullopt;
         const std::uint64_t block = v.f_frsize ? v.f_frsize : v.f_bsize;
         if (block == 0) return std::nullopt;
         return Space{static_cast<std::uint64_t>(v.f_bavail) * block,
@@ -569,12 +571,12 @@ public:
         }
         times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(seconds);
         times[0].tv_usec = times[1].tv_usec = static_cast<suseconds_t>(rest / 1000);
-        if (smbc_getFunctionUtimes(ctx_)(ctx_, url(path).c_str(), times) != 0) fail("set the time of", path);
+        if (api().smbc_getFunctionUtimes(ctx_)(ctx_, url(path).c_str(), times) != 0) fail("set the time of", path);
     }
 
     std::optional<Stat> raw_stat(const std::string& path) {
         struct stat st {};
-        if (smbc_getFunctionStat(ctx_)(ctx_, url(path).c_str(), &st) == 0) return stat_from(st);
+        if (api().smbc_getFunctionStat(ctx_)(ctx_, url(path).c_str(), &st) == 0) return stat_from(st);
         if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
         fail("stat", path);
     }
@@ -607,7 +609,7 @@ public:
 private:
     static void auth(SMBCCTX* ctx, const char* server, const char*, char* workgroup, int workgroup_len,
                      char* username, int username_len, char* password, int password_len) {
-        auto* self = static_cast<SmbTransport*>(smbc_getOptionUserData(ctx));
+        auto* self = static_cast<SmbTransport*>(api().smbc_getOptionUserData(ctx));
         auto put = [](char* out, int len, const std::string& value) {
             if (len <= 0) return;
             std::snprintf(out, static_cast<std::size_t>(len), "%s", value.c_str());
@@ -622,7 +624,7 @@ private:
 
     void release() {
         if (!ctx_) return;
-        smbc_free_context(ctx_, 1);
+        api().smbc_free_context(ctx_, 1);
         ctx_ = nullptr;
         --live_contexts;
     }
@@ -666,7 +668,7 @@ private:
     // required: it could not be checked as the first one was.
     static int add_cached_server(SMBCCTX* ctx, SMBCSRV* srv, const char* server, const char* share,
                                  const char* workgroup, const char* username) {
-        auto* self = static_cast<SmbTransport*>(smbc_getOptionUserData(ctx));
+        auto* self = static_cast<SmbTransport*>(api().smbc_getOptionUserData(ctx));
         if (!self || !self->add_cached_server_) return 1;
         if (self->require_encryption_ && self->connected_) {
             errno = ECONNRESET;
@@ -678,12 +680,12 @@ private:
     void connect(bool require_encryption) {
         last_library_message.clear();
         require_encryption_ = require_encryption;
-        add_cached_server_ = smbc_getFunctionAddCachedServer(ctx_);
-        smbc_setFunctionAddCachedServer(ctx_, &SmbTransport::add_cached_server);
+        add_cached_server_ = api().smbc_getFunctionAddCachedServer(ctx_);
+        api().smbc_setFunctionAddCachedServer(ctx_, &SmbTransport::add_cached_server);
         struct stat st {};
         int rc = 0, e = 0;
         std::string printed = connect_capturing_stdout([&] {
-            rc = smbc_getFunctionStat(ctx_)(ctx_, base_.c_str(), &st);
+            rc = api().smbc_getFunctionStat(ctx_)(ctx_, base_.c_str(), &st);
             e = errno;
         });
         if (printed.find("Encryption required") != std::string::npos) {
@@ -753,13 +755,13 @@ private:
     // The folder's entries as the server names them; reparse points
     // (Windows symlinks and junctions) as Symlink.
     std::vector<DirEntry> list_folder(const std::string& dir, const std::string& verb) {
-        SMBCFILE* handle = smbc_getFunctionOpendir(ctx_)(ctx_, url(dir).c_str());
+        SMBCFILE* handle = api().smbc_getFunctionOpendir(ctx_)(ctx_, url(dir).c_str());
         if (!handle) fail(verb, dir);
         std::vector<DirEntry> out;
         errno = 0;
         while (true) {
             struct stat st {};
-            const struct libsmb_file_info* info = smbc_getFunctionReaddirPlus2(ctx_)(ctx_, handle, &st);
+            const struct libsmb_file_info* info = api().smbc_getFunctionReaddirPlus2(ctx_)(ctx_, handle, &st);
             if (!info) break;
             std::string name = info->name ? info->name : "";
             if (name.empty() || name == "." || name == "..") continue;
@@ -769,7 +771,7 @@ private:
             if (e.stat.kind != Kind::File) e.stat.size = 0;
             out.push_back(std::move(e));
         }
-        smbc_getFunctionClosedir(ctx_)(ctx_, handle);
+        api().smbc_getFunctionClosedir(ctx_)(ctx_, handle);
         std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
         return out;
     }
@@ -930,12 +932,12 @@ private:
 
 SmbReader::~SmbReader() {
     std::lock_guard guard(library_lock());
-    smbc_getFunctionClose(owner_.context())(owner_.context(), file_);
+    api().smbc_getFunctionClose(owner_.context())(owner_.context(), file_);
 }
 
 std::size_t SmbReader::read(char* buffer, std::size_t size) {
     std::lock_guard guard(library_lock());
-    ssize_t n = smbc_getFunctionRead(owner_.context())(owner_.context(), file_, buffer, std::min(size, kChunk));
+    ssize_t n = api().smbc_getFunctionRead(owner_.context())(owner_.context(), file_, buffer, std::min(size, kChunk));
     if (n < 0) owner_.fail("read", path_);
     return static_cast<std::size_t>(n);
 }
@@ -943,7 +945,7 @@ std::size_t SmbReader::read(char* buffer, std::size_t size) {
 SmbWriter::~SmbWriter() {
     if (!file_) return;
     std::lock_guard guard(library_lock());
-    smbc_getFunctionClose(owner_.context())(owner_.context(), file_);
+    api().smbc_getFunctionClose(owner_.context())(owner_.context(), file_);
     owner_.writer_closed();
 }
 
@@ -951,7 +953,7 @@ void SmbWriter::write(const char* data, std::size_t size) {
     if (!file_) throw Error("internal: write after commit of " + path_);
     std::lock_guard guard(library_lock());
     while (size > 0) {
-        ssize_t n = smbc_getFunctionWrite(owner_.context())(owner_.context(), file_, data, std::min(size, kChunk));
+        ssize_t n = api().smbc_getFunctionWrite(owner_.context())(owner_.context(), file_, data, std::min(size, kChunk));
         if (n <= 0) {
             if (n == 0) errno = EIO;
             owner_.fail("write", path_);
@@ -973,9 +975,9 @@ void SmbWriter::commit(Flush) {
     // The size on the open handle: one request, where a stat by name after
     // the close costs three (open, query, close).
     struct stat st {};
-    const bool sized = smbc_getFunctionFstat(owner_.context())(owner_.context(), file, &st) == 0;
+    const bool sized = api().smbc_getFunctionFstat(owner_.context())(owner_.context(), file, &st) == 0;
     const int stat_errno = errno;
-    if (smbc_getFunctionClose(owner_.context())(owner_.context(), file) != 0) owner_.fail("close", path_);
+    if (api().smbc_getFunctionClose(owner_.context())(owner_.context(), file) != 0) owner_.fail("close", path_);
     if (!sized) {
         errno = stat_errno;
         owner_.fail("check the size of", path_);

@@ -1,0 +1,51 @@
+#include "transport/smb_library.hpp"
+
+#include <dlfcn.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include "transport/transport.hpp"
+
+namespace exmsync::transport::smbc {
+namespace {
+
+// The soname of Debian's libsmbclient (package libsmbclient, ABI 0 since
+// Samba 3).
+constexpr const char* kSoname = "libsmbclient.so.0";
+
+Library load() {
+    // RTLD_NOW: a missing function shows here, not halfway through a push.
+    void* handle = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+        const char* why = ::dlerror();
+        throw Error(std::string("smb:// targets need libsmbclient, which cannot be loaded (") +
+                    (why ? why : kSoname) + "); install it (Debian: apt-get install libsmbclient)");
+    }
+    Library lib;
+    auto bind = [&](auto& function, const char* name) {
+        void* symbol = ::dlsym(handle, name);
+        if (!symbol)
+            throw Error(std::string("the installed libsmbclient lacks ") + name +
+                        "; install a newer libsmbclient");
+        function = reinterpret_cast<std::remove_reference_t<decltype(function)>>(symbol);
+    };
+#define EXMSYNC_SMBC_BIND(name) bind(lib.name, #name);
+    EXMSYNC_SMBC_FUNCTIONS(EXMSYNC_SMBC_BIND)
+#undef EXMSYNC_SMBC_BIND
+    return lib;  // the handle stays open for the life of the process
+}
+
+}  // namespace
+
+const Library& library() {
+    static std::mutex m;
+    static std::optional<Library> lib;
+    std::lock_guard lock(m);
+    if (!lib) lib = load();  // a failure throws again at the next call
+    return *lib;
+}
+
+}  // namespace exmsync::transport::smbc
