@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/filesystem/operations.hpp>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -166,12 +167,16 @@ TargetResult preview(Target& target, const std::string& name, const PushSource& 
     return r;
 }
 
-}  // namespace
-
-std::unique_ptr<PushSource> PushSource::open(const std::string& source, const PushOptions& options) {
+void check_source_folder(const std::string& source) {
     boost::system::error_code ec;
     if (!fs::is_directory(source, ec))
         throw UnreachableError("source " + source + " is not a folder; check the path (is the share mounted?)");
+}
+
+}  // namespace
+
+std::unique_ptr<PushSource> PushSource::open(const std::string& source, const PushOptions& options) {
+    check_source_folder(source);
     auto s = std::make_unique<PushSource>();
     s->root = fs::absolute(source);
     s->manifest = std::make_unique<TempFile>();
@@ -273,19 +278,13 @@ TargetResult push_to(transport::Transport& target, const std::string& name, cons
 
 namespace {
 
-TargetResult push_target(const std::string& url, const PushSource& source, const PushOptions& options) {
-    std::string name = transport::redact_url(url);
-    try {
-        auto target = open_target(url, options.target);
-        return push_to(*target, name, source, options);
-    } catch (const std::exception& e) {
-        TargetResult r;
-        r.target = name;
-        r.ok = false;
-        r.error = e.what();
-        r.error_code = error_code(e);
-        return r;
-    }
+TargetResult failed(const std::string& name, const std::exception& e) {
+    TargetResult r;
+    r.target = name;
+    r.ok = false;
+    r.error = e.what();
+    r.error_code = error_code(e);
+    return r;
 }
 
 }  // namespace
@@ -295,20 +294,43 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
     PushReport report;
     report.source = source;
     check_overlaps(source, targets);
+    check_source_folder(source);  // the common failure, before any target is reached
     auto start = std::chrono::steady_clock::now();
-    auto src = PushSource::open(source, options);
-    report.source_scan = src->scan;
-    log::info("source {}: scanned {} files ({} hashed) in {:.2f} s", source, src->scan.stats.files,
-              src->scan.stats.hashed_files, seconds_since(start));
 
     // Targets are independent: a pool of workers takes them in turn, and the
-    // results keep the order the targets were given in.
+    // results keep the order the targets were given in. Each worker reaches
+    // its target (an SSH handshake, an agent starting on the server) while
+    // the source is still being scanned, then waits for the scan: reaching a
+    // target reads nothing and writes nothing there.
+    std::promise<std::shared_ptr<const PushSource>> scanned;
+    std::shared_future<std::shared_ptr<const PushSource>> src = scanned.get_future().share();
     report.targets.resize(targets.size());
     std::atomic<std::size_t> next{0};
     std::mutex done_mutex;
     auto worker = [&] {
         for (std::size_t i = next++; i < targets.size(); i = next++) {
-            TargetResult r = push_target(targets[i], *src, options);
+            const std::string name = transport::redact_url(targets[i]);
+            TargetResult r;
+            std::unique_ptr<Target> target;
+            try {
+                target = open_target(targets[i], options.target);
+            } catch (const std::exception& e) {
+                r = failed(name, e);
+            }
+            std::shared_ptr<const PushSource> source_scan;
+            try {
+                source_scan = src.get();
+            } catch (const std::exception&) {
+                return;  // the push as a whole fails; push() rethrows it
+            }
+            if (target) {
+                try {
+                    r = push_to(*target, name, *source_scan, options);
+                } catch (const std::exception& e) {
+                    r = failed(name, e);
+                }
+            }
+            target.reset();  // closed before it is reported
             std::lock_guard lock(done_mutex);
             if (on_done) on_done(i, r);
             report.targets[i] = std::move(r);
@@ -317,8 +339,18 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
     unsigned workers = options.parallel ? options.parallel : std::max(1u, std::thread::hardware_concurrency());
     workers = static_cast<unsigned>(std::min<std::size_t>(workers, targets.size()));
     std::vector<std::thread> pool;
-    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(worker);
-    worker();
+    for (unsigned w = 0; w < workers; ++w) pool.emplace_back(worker);
+    try {
+        std::shared_ptr<const PushSource> opened = PushSource::open(source, options);
+        report.source_scan = opened->scan;
+        log::info("source {}: scanned {} files ({} hashed) in {:.2f} s", source, opened->scan.stats.files,
+                  opened->scan.stats.hashed_files, seconds_since(start));
+        scanned.set_value(std::move(opened));
+    } catch (...) {
+        scanned.set_exception(std::current_exception());
+        for (auto& t : pool) t.join();
+        throw;
+    }
     for (auto& t : pool) t.join();
     return report;
 }
