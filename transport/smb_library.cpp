@@ -2,8 +2,6 @@
 
 #include <dlfcn.h>
 
-#include <mutex>
-#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -41,11 +39,10 @@ Library load() {
 }  // namespace
 
 const Library& library() {
-    static std::mutex m;
-    static std::optional<Library> lib;
-    std::lock_guard lock(m);
-    if (!lib) lib = load();  // a failure throws again at the next call
-    return *lib;
+    // Made once, thread-safe; a load that throws leaves it unmade, and the
+    // next call tries again.
+    static const Library lib = load();
+    return lib;
 }
 
 }  // namespace exmsync::transport::smbc
