@@ -301,7 +301,7 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
     // results keep the order the targets were given in. Each worker reaches
     // its target (an SSH handshake, an agent starting on the server) while
     // the source is still being scanned, then waits for the scan: reaching a
-    // target reads nothing and writes nothing there.
+    // target scans nothing and writes nothing there.
     std::promise<std::shared_ptr<const PushSource>> scanned;
     std::shared_future<std::shared_ptr<const PushSource>> src = scanned.get_future().share();
     report.targets.resize(targets.size());
