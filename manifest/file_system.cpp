@@ -1,18 +1,15 @@
 #include "manifest/file_system.hpp"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack
 #include <xxhash.h>
 
-#include <cerrno>
 #include <algorithm>
-#include <cstring>
+#include <array>
 #include <memory>
 #include <vector>
 
 #include "manifest/error.hpp"
+#include "platform/files.hpp"
 
 namespace exmsync::manifest {
 namespace {
@@ -21,21 +18,19 @@ namespace {
 // times faster than 1 MiB reads for files already in the page cache.
 constexpr std::size_t kReadBuffer = 64 * 1024;
 
-std::int64_t to_ns(const struct timespec& t) {
-    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
-
-FileStat from_stat(const struct stat& st) {
+FileStat from_info(const platform::Info& info) {
     FileStat out;
-    if (S_ISREG(st.st_mode)) out.kind = FileKind::File;
-    else if (S_ISDIR(st.st_mode)) out.kind = FileKind::Directory;
-    else if (S_ISLNK(st.st_mode)) out.kind = FileKind::Symlink;
-    else out.kind = FileKind::Other;
-    out.device = st.st_dev;
-    out.inode = st.st_ino;
-    out.size = static_cast<std::uint64_t>(st.st_size);
-    out.mtime_ns = to_ns(st.st_mtim);
-    out.ctime_ns = to_ns(st.st_ctim);
+    switch (info.kind) {
+    case platform::Kind::File: out.kind = FileKind::File; break;
+    case platform::Kind::Folder: out.kind = FileKind::Directory; break;
+    case platform::Kind::Link: out.kind = FileKind::Symlink; break;
+    case platform::Kind::Other: out.kind = FileKind::Other; break;
+    }
+    out.device = info.device;
+    out.inode = info.file_id;
+    out.size = info.size;
+    out.mtime_ns = info.mtime_ns;
+    out.ctime_ns = info.ctime_ns;
     return out;
 }
 
@@ -44,96 +39,83 @@ bool same_file_version(const FileStat& a, const FileStat& b) {
            a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns;
 }
 
-struct Fd {
-    int fd;
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
 Hash128 from_xxh(XXH128_hash_t h) { return Hash128{h.high64, h.low64}; }
 
 }  // namespace
 
-std::string os_error_text(int error_number) { return std::strerror(error_number); }
-
 FileStat stat_path(const boost::filesystem::path& path) {
-    struct stat st;
-    if (::lstat(path.c_str(), &st) != 0)
-        throw Error("cannot stat " + path.string() + ": " + os_error_text(errno));
-    return from_stat(st);
+    platform::Info info;
+    if (auto error = platform::stat_path(path.string(), info)) {
+        throw Error("cannot stat " + path.string() + ": " + error.text());
+    }
+    return from_info(info);
 }
 
 std::optional<FileStat> stat_if_exists(const boost::filesystem::path& path) {
-    struct stat st;
-    if (::lstat(path.c_str(), &st) == 0) return from_stat(st);
-    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-    throw Error("cannot stat " + path.string() + ": " + os_error_text(errno));
+    platform::Info info;
+    const auto error = platform::stat_path(path.string(), info);
+    if (!error) return from_info(info);
+    if (error.code == platform::Errc::not_found || error.code == platform::Errc::not_a_folder) return std::nullopt;
+    throw Error("cannot stat " + path.string() + ": " + error.text());
 }
 
 std::vector<DirChild> list_directory(const boost::filesystem::path& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR* stream = fd < 0 ? nullptr : ::fdopendir(fd);
-    if (!stream) {
-        int error = errno;
-        if (fd >= 0) ::close(fd);
-        throw Error("cannot list folder " + dir.string() + ": " + os_error_text(error) +
-                    "; fix its permissions or exclude it");
+    platform::Handle folder;
+    if (auto error = platform::open_folder(dir.string(), folder)) {
+        throw Error("cannot list folder " + dir.string() + ": " + error.text() + "; fix its permissions or exclude it");
     }
-    std::unique_ptr<DIR, int (*)(DIR*)> closer(stream, ::closedir);
+    std::vector<platform::FolderEntry> found;
+    std::string failed;
+    if (auto error = platform::list_folder(folder, found, failed)) {
+        if (!failed.empty()) throw Error("cannot stat " + (dir / failed).string() + ": " + error.text());
+        throw Error("cannot list folder " + dir.string() + ": " + error.text() + "; check the disk or exclude it");
+    }
     std::vector<DirChild> children;
-    while (true) {
-        errno = 0;
-        const dirent* d = ::readdir(stream);
-        if (!d) {
-            if (errno != 0)
-                throw Error("cannot list folder " + dir.string() + ": " + os_error_text(errno) +
-                            "; check the disk or exclude it");
-            break;
-        }
-        std::string_view name(d->d_name);
-        if (name == "." || name == "..") continue;
-        struct stat st;
-        if (::fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT) continue;
-            throw Error("cannot stat " + (dir / d->d_name).string() + ": " + os_error_text(errno));
-        }
-        children.push_back({std::string(name), from_stat(st)});
-    }
+    children.reserve(found.size());
+    for (auto& child : found) children.push_back({std::move(child.name), from_info(child.info)});
     std::sort(children.begin(), children.end(), [](const DirChild& a, const DirChild& b) { return a.name < b.name; });
     return children;
 }
 
 std::optional<HashedFile> hash_file(const boost::filesystem::path& path, const FileStat& before) {
-    Fd file{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)};
-    if (file.fd < 0) {
-        if (errno == ENOENT || errno == ELOOP) return std::nullopt;  // replaced since the walk saw it
-        throw Error("cannot read " + path.string() + ": " + os_error_text(errno) +
-                    "; fix its permissions or exclude it");
+    platform::Handle file;
+    platform::Info opened;
+    if (auto error = platform::open_file(path.string(), file, opened)) {
+        switch (error.code) {
+        case platform::Errc::not_found:  // replaced since the walk saw it
+        case platform::Errc::is_link:
+        case platform::Errc::is_a_folder:
+        case platform::Errc::not_a_file: return std::nullopt;
+        default:
+            throw Error("cannot read " + path.string() + ": " + error.text() + "; fix its permissions or exclude it");
+        }
     }
-    // Reads exactly the size the walk saw, then checks with one fstat that the
-    // open file is that same version (inode, size, mtime, ctime): a file
-    // replaced before the open, or written during the read, fails the check.
-    thread_local std::vector<char> buffer(kReadBuffer);
-    thread_local std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
-                                                                                 XXH3_freeState);
-    XXH3_128bits_reset(state.get());
+    // Reads exactly the size the walk saw, then checks once more that the
+    // open file is that same version (identity, size, mtime, change time): a
+    // file replaced before the open, or written during the read, fails the check.
+    if (!same_file_version(from_info(opened), before)) return std::nullopt;
+    // Both trivially destructible: MinGW-w64's runtime runs the destructors
+    // of thread_local objects after it has freed their storage, which crashes
+    // a worker thread at its exit (seen under Wine with std::vector here).
+    thread_local std::array<char, kReadBuffer> buffer;
+    XXH3_state_t state_on_stack;
+    XXH3_state_t* state = &state_on_stack;
+    XXH3_INITSTATE(state);
+    XXH3_128bits_reset(state);
     HashedFile out;
     while (out.bytes_read < before.size) {
         std::size_t want = std::min<std::uint64_t>(buffer.size(), before.size - out.bytes_read);
-        ssize_t n = ::read(file.fd, buffer.data(), want);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw Error("cannot read " + path.string() + ": " + os_error_text(errno) +
-                        "; check the disk or exclude the file");
+        std::size_t got = 0;
+        if (auto error = platform::read(file, buffer.data(), want, got)) {
+            throw Error("cannot read " + path.string() + ": " + error.text() + "; check the disk or exclude the file");
         }
-        if (n == 0) return std::nullopt;  // shrank while read
-        XXH3_128bits_update(state.get(), buffer.data(), static_cast<std::size_t>(n));
-        out.bytes_read += static_cast<std::uint64_t>(n);
+        if (got == 0) return std::nullopt;  // shrank while read
+        XXH3_128bits_update(state, buffer.data(), got);
+        out.bytes_read += got;
     }
-    struct stat st;
-    if (::fstat(file.fd, &st) != 0 || !same_file_version(from_stat(st), before)) return std::nullopt;
-    out.hash = from_xxh(XXH3_128bits_digest(state.get()));
+    platform::Info after;
+    if (platform::stat_handle(file, after) || !same_file_version(from_info(after), before)) return std::nullopt;
+    out.hash = from_xxh(XXH3_128bits_digest(state));
     return out;
 }
 
@@ -152,16 +134,11 @@ void StreamHasher::update(const char* data, std::size_t size) {
 Hash128 StreamHasher::digest() const { return from_xxh(XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_))); }
 
 std::string read_symlink(const boost::filesystem::path& path) {
-    std::string target(256, '\0');
-    while (true) {
-        ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
-        if (n < 0) throw Error("cannot read symlink " + path.string() + ": " + os_error_text(errno));
-        if (static_cast<std::size_t>(n) < target.size()) {
-            target.resize(static_cast<std::size_t>(n));
-            return target;
-        }
-        target.resize(target.size() * 2);
+    std::string target;
+    if (auto error = platform::read_link_path(path.string(), target)) {
+        throw Error("cannot read symlink " + path.string() + ": " + error.text());
     }
+    return target;
 }
 
 }  // namespace exmsync::manifest

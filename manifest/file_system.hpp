@@ -1,6 +1,7 @@
-// The platform layer of the manifest module: the few file-system calls that
-// Boost.Filesystem does not offer (device, inode and ctime; reading without
-// following a symlink). Everything POSIX in this module lives in the .cpp.
+// The scanner's file-system calls, in the manifest's terms and with its
+// messages, over the platform layer (platform/files.hpp): identity and
+// change time, listing with each child described, reading without
+// following a link, and hashing.
 #pragma once
 
 #include <boost/filesystem/path.hpp>
@@ -73,8 +74,5 @@ private:
 
 // The target text of a symlink. Throws Error naming the path.
 std::string read_symlink(const boost::filesystem::path& path);
-
-// A one-line description of the last OS error, as strerror gives it.
-std::string os_error_text(int error_number);
 
 }  // namespace exmsync::manifest

@@ -331,6 +331,7 @@ ScanResult Scan::run(ManifestWriter& out) {
     }
     join();
     result.root = out.finish();
+    cache_.close();
     if (new_cache_) new_cache_->commit();
     if (hidden_) result.hidden_folders = hidden_->count();
     result.warnings = std::move(walk_warnings_);

@@ -5,6 +5,7 @@
 #include <queue>
 
 #include "manifest/error.hpp"
+#include "platform/files.hpp"
 
 namespace exmsync::manifest {
 namespace fs = boost::filesystem;
@@ -20,7 +21,7 @@ constexpr std::size_t kWriteFlushAt = 64 * 1024;
 
 LineReader::LineReader(const fs::path& file, std::size_t buffer) : file_(file), buffer_(buffer) {
     in_.rdbuf()->pubsetbuf(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
-    in_.open(file.string(), std::ios::binary);
+    in_.open(platform::stream_path(file.string()), std::ios::binary);
     if (!in_) throw Error("cannot read " + file.string() + ": no such file or not readable");
 }
 

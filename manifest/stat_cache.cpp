@@ -7,6 +7,7 @@
 
 #include "manifest/error.hpp"
 #include "manifest/escape.hpp"
+#include "platform/files.hpp"
 
 namespace exmsync::manifest {
 namespace {
@@ -30,10 +31,15 @@ std::int64_t now_ns() {
         .count();
 }
 
+void StatCacheReader::close() {
+    in_.close();
+    ended_ = true;
+}
+
 StatCacheReader::StatCacheReader(const boost::filesystem::path& file) : file_(file) {
     boost::system::error_code ec;
     if (!boost::filesystem::exists(file, ec)) return;
-    in_.open(file.string(), std::ios::binary);
+    in_.open(platform::stream_path(file.string()), std::ios::binary);
     if (!in_) fail("cannot open it");
     std::string header;
     line_ = 1;
@@ -89,7 +95,7 @@ std::optional<Hash128> StatCacheReader::lookup(const std::string& path, const Fi
 
 StatCacheWriter::StatCacheWriter(const boost::filesystem::path& file)
     : file_(file), temp_(file.string() + boost::filesystem::unique_path(".%%%%%%%%.tmp").string()) {
-    out_.open(temp_.string(), std::ios::binary | std::ios::trunc);
+    out_.open(platform::stream_path(temp_.string()), std::ios::binary | std::ios::trunc);
     if (!out_) throw Error("cannot write stat cache " + temp_.string() + "; check that the folder is writable or pass --no-cache");
     buffer_ = std::string(kMagic) + "\t1\n";
 }

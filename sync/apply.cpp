@@ -13,7 +13,7 @@
 #include "sync/drift.hpp"
 #include "sync/journal.hpp"
 #include "sync/log.hpp"
-#include "sync/platform.hpp"
+#include "platform/process.hpp"
 #include "sync/rollback.hpp"
 #include "sync/stager.hpp"
 #include "sync/transport_tree.hpp"

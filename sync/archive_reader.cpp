@@ -16,6 +16,7 @@
 #include "manifest/sorted_file.hpp"
 #include "sync/archive.hpp"
 #include "sync/error.hpp"
+#include "platform/files.hpp"
 
 namespace exmsync::sync {
 namespace {
@@ -26,7 +27,7 @@ constexpr std::size_t kBlockSize = 64 * 1024;
 // headers, so this only has to be generous, not exact.
 constexpr std::uint64_t kHeaderSlack = 64 * 1024;
 
-std::string quoted(std::string_view name) { return "'" + manifest::escape_path(name) + "'"; }
+std::string quote_name(std::string_view name) { return "'" + manifest::escape_path(name) + "'"; }
 
 const char* kind_name(const archive_entry* e) {
     if (archive_entry_hardlink(const_cast<archive_entry*>(e))) return "a hard link";
@@ -88,7 +89,7 @@ public:
     }
 
     [[noreturn]] void refuse(std::string_view entry, const std::string& problem) const {
-        throw Error("archive " + name_ + ": entry " + quoted(entry) + " " + problem +
+        throw Error("archive " + name_ + ": entry " + quote_name(entry) + " " + problem +
                     "; refusing the whole changeset");
     }
     [[noreturn]] void truncated(const std::string& what) const {
@@ -167,7 +168,7 @@ public:
     std::size_t read(char* buffer, std::size_t size) override {
         if (left_ == 0 || size == 0) return 0;
         std::size_t n = source_.read(buffer, size < left_ ? size : static_cast<std::size_t>(left_));
-        if (n == 0) source_.truncated("the data of " + quoted(name_) + " ends early");
+        if (n == 0) source_.truncated("the data of " + quote_name(name_) + " ends early");
         left_ -= n;
         return n;
     }
@@ -237,7 +238,7 @@ struct ArchiveReader::State {
         read_fixed_entry(source, kArchiveMetadata, kMaxMetadataBytes,
                          [&](const char* data, std::size_t n) { text.append(data, n); });
         changeset.header = decode_header(text, source.name());
-        std::ofstream out(ops.path().string(), std::ios::binary);
+        std::ofstream out(platform::stream_path(ops.path().string()), std::ios::binary);
         read_fixed_entry(source, kArchiveOps, kMaxOpsBytes, [&](const char* data, std::size_t n) {
             out.write(data, static_cast<std::streamsize>(n));
         });
@@ -278,7 +279,7 @@ void ArchiveReader::State::take_manifest(const std::string& name, std::uint64_t 
     if (manifest_seen) source.refuse(name, "appears twice");
     if (size > kMaxManifestBytes) source.refuse(name, "is larger than " + std::to_string(kMaxManifestBytes) + " bytes");
     Op op;
-    if (next_write(op)) source.truncated("no content for " + quoted(op.path));
+    if (next_write(op)) source.truncated("no content for " + quote_name(op.path));
     manifest_seen = true;
     source.allow(size);
     EntryReader reader(source, name, size);
@@ -289,7 +290,7 @@ void ArchiveReader::State::take_file(const std::string& name, std::uint64_t size
     Op op;
     if (!next_write(op)) source.refuse(name, "is not a file the changeset writes (or comes twice)");
     if (name != kFilePrefix + op.path)
-        source.refuse(name, "comes where the content of " + quoted(op.path) + " is due (or is not a file the " +
+        source.refuse(name, "comes where the content of " + quote_name(op.path) + " is due (or is not a file the " +
                                 "changeset writes)");
     // Checked before any data is read: a header claiming gigabytes that the
     // operations do not declare is a zstd bomb, never decompressed.
@@ -318,7 +319,7 @@ void ArchiveReader::each(const Take& take) {
     while (archive_entry* e = s.source.next()) s.take_entry(e, take);
     if (!s.manifest_seen) {
         Op op;
-        if (s.next_write(op)) s.source.truncated("no content for " + quoted(op.path));
+        if (s.next_write(op)) s.source.truncated("no content for " + quote_name(op.path));
         s.source.truncated(std::string("no ") + kArchiveManifest);
     }
 }

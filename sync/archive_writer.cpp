@@ -17,6 +17,7 @@
 #include "manifest/escape.hpp"
 #include "sync/archive.hpp"
 #include "sync/error.hpp"
+#include "platform/files.hpp"
 
 namespace exmsync::sync {
 namespace {
@@ -28,7 +29,7 @@ namespace fs = boost::filesystem;
 constexpr const char* kZstdLevel = "3";
 constexpr std::size_t kBufferSize = 64 * 1024;
 
-std::string quoted(const std::string& name) { return "'" + manifest::escape_path(name) + "'"; }
+std::string quote_name(const std::string& name) { return "'" + manifest::escape_path(name) + "'"; }
 
 [[noreturn]] void fail(const std::string& file, const std::string& cause) {
     throw Error("cannot write archive " + file + ": " + cause);
@@ -40,13 +41,14 @@ class Output {
 public:
     explicit Output(const std::string& file) : file_(file) {
         if (file == "-") {
-            // A Windows build must put stdout in binary mode first (_setmode).
+            // Binary on Windows too: main() calls platform::prepare_standard_streams().
             stream_ = stdout;
             return;
         }
         temp_ = fs::path(file).parent_path() / fs::unique_path(fs::path(file).filename().string() + ".tmp-%%%%%%%%");
-        stream_ = std::fopen(temp_.string().c_str(), "wbx");
-        if (!stream_) fail(file_, std::string("cannot create ") + temp_.string() + ": " + std::strerror(errno));
+        platform::Error error;
+        stream_ = platform::create_c_file(temp_.string(), error);
+        if (!stream_) fail(file_, std::string("cannot create ") + temp_.string() + ": " + error.text());
     }
     ~Output() {
         if (temp_.empty()) return;
@@ -194,7 +196,7 @@ private:
     }
 
     [[noreturn]] void changed(const std::string& name, std::uint64_t size, const std::string& what) const {
-        fail(file_, quoted(name) + " should hold " + std::to_string(size) + " bytes but " + what +
+        fail(file_, quote_name(name) + " should hold " + std::to_string(size) + " bytes but " + what +
                         ": the source changed while packing; plan the changeset again");
     }
 
@@ -217,7 +219,7 @@ void pack_content(const std::string& file, const Changeset& changeset, ContentFe
             if (op.kind == OpKind::Write) {
                 std::string name = kFilePrefix + op.path;
                 if (auto problem = archive_name_problem(name); !problem.empty())
-                    fail(file, "cannot carry " + quoted(op.path) + " in an archive: the path has " + problem);
+                    fail(file, "cannot carry " + quote_name(op.path) + " in an archive: the path has " + problem);
                 due = op;
                 return;
             }
@@ -225,9 +227,9 @@ void pack_content(const std::string& file, const Changeset& changeset, ContentFe
     next_write();
     bool manifest_done = false;
     content.each([&](const std::string& name, std::uint64_t size, transport::Reader& reader) {
-        std::string expected = manifest_done ? "nothing more" : due ? quoted(kFilePrefix + due->path) : quoted(kManifestItem);
+        std::string expected = manifest_done ? "nothing more" : due ? quote_name(kFilePrefix + due->path) : quote_name(kManifestItem);
         if (manifest_done || (due && name != kFilePrefix + due->path) || (!due && name != kManifestItem))
-            fail(file, "the content source delivered " + quoted(name) + " where " + expected +
+            fail(file, "the content source delivered " + quote_name(name) + " where " + expected +
                            " was due; it must deliver the written files in changeset order, then the manifest");
         if (!due) {
             packer.add(kArchiveManifest, size, reader);
@@ -235,13 +237,13 @@ void pack_content(const std::string& file, const Changeset& changeset, ContentFe
             return;
         }
         if (size != due->size)
-            fail(file, quoted(name) + " has " + std::to_string(size) + " bytes where the changeset says " +
+            fail(file, quote_name(name) + " has " + std::to_string(size) + " bytes where the changeset says " +
                            std::to_string(due->size) + ": the source changed while packing; plan again");
         packer.add(name, due->size, reader);
         next_write();
     });
     if (!manifest_done)
-        fail(file, "the content source ended before " + (due ? quoted(kFilePrefix + due->path) : quoted(kManifestItem)));
+        fail(file, "the content source ended before " + (due ? quote_name(kFilePrefix + due->path) : quote_name(kManifestItem)));
 }
 
 }  // namespace
@@ -251,7 +253,7 @@ void write_archive(const std::string& file, const Changeset& changeset, ContentF
     {
         Packer packer(file, output.stream());
         packer.add(kArchiveMetadata, encode_header(changeset.header));
-        std::ifstream ops(changeset.ops.string(), std::ios::binary);
+        std::ifstream ops(platform::stream_path(changeset.ops.string()), std::ios::binary);
         LocalStream ops_reader(ops, changeset.ops.string());
         packer.add(kArchiveOps, fs::file_size(changeset.ops), ops_reader);
         pack_content(file, changeset, content, packer);
@@ -265,7 +267,7 @@ void write_archive(const std::string& file, const Changeset& changeset, ContentF
 void write_archive(const std::string& name, const ArchiveSink& sink, const Changeset& changeset, ContentFeed& content) {
     Packer packer(name, sink);
     packer.add(kArchiveMetadata, encode_header(changeset.header));
-    std::ifstream ops(changeset.ops.string(), std::ios::binary);
+    std::ifstream ops(platform::stream_path(changeset.ops.string()), std::ios::binary);
     LocalStream ops_reader(ops, changeset.ops.string());
     packer.add(kArchiveOps, fs::file_size(changeset.ops), ops_reader);
     pack_content(name, changeset, content, packer);

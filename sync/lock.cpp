@@ -5,7 +5,7 @@
 #include <set>
 #include <sstream>
 
-#include "sync/platform.hpp"
+#include "platform/process.hpp"
 
 namespace exmsync::sync {
 namespace {

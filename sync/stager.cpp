@@ -9,6 +9,7 @@
 #include "sync/error.hpp"
 #include "sync/journal.hpp"
 #include "sync/touches.hpp"
+#include "platform/files.hpp"
 
 namespace exmsync::sync {
 namespace {
@@ -111,7 +112,7 @@ private:
         manifest::TempFile local;
         {
             auto writer = state_.transport().create(layout::staging(input_.apply_id) + "/manifest");
-            std::ofstream out(local.path().string(), std::ios::binary);
+            std::ofstream out(platform::stream_path(local.path().string()), std::ios::binary);
             while (std::size_t n = content.read(buffer_.data(), buffer_.size())) {
                 writer->write(buffer_.data(), n);
                 out.write(buffer_.data(), static_cast<std::streamsize>(n));

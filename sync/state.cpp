@@ -5,6 +5,7 @@
 
 #include "manifest/escape.hpp"
 #include "sync/error.hpp"
+#include "platform/files.hpp"
 
 namespace exmsync::sync {
 namespace {
@@ -48,7 +49,7 @@ std::optional<std::string> StateFolder::read_small_or_new(const std::string& pat
 }
 
 void StateFolder::copy_in(const boost::filesystem::path& local, const std::string& path, transport::Flush flush) {
-    std::ifstream in(local.string(), std::ios::binary);
+    std::ifstream in(platform::stream_path(local.string()), std::ios::binary);
     if (!in) throw Error("cannot read " + local.string());
     auto writer = t_.create(path);
     std::vector<char> buffer(kBuffer);
@@ -62,7 +63,7 @@ void StateFolder::copy_in(const boost::filesystem::path& local, const std::strin
 
 void StateFolder::copy_out(const std::string& path, const boost::filesystem::path& local) {
     auto reader = t_.open_read(path);
-    std::ofstream out(local.string(), std::ios::binary | std::ios::trunc);
+    std::ofstream out(platform::stream_path(local.string()), std::ios::binary | std::ios::trunc);
     std::vector<char> buffer(kBuffer);
     while (std::size_t n = reader->read(buffer.data(), buffer.size()))
         out.write(buffer.data(), static_cast<std::streamsize>(n));

@@ -7,6 +7,7 @@
 #include "sync/error.hpp"
 #include "sync/report/report.hpp"
 #include "tools/cli.hpp"
+#include "platform/files.hpp"
 
 namespace exmsync::cli {
 namespace fs = boost::filesystem;
@@ -53,7 +54,7 @@ int run_manifest(const ManifestArgs& args, Output& out) {
 
     if (!out.json) {
         if (args.output.empty()) {
-            std::ifstream in(snapshot->manifest_file().string(), std::ios::binary);
+            std::ifstream in(platform::stream_path(snapshot->manifest_file().string()), std::ios::binary);
             std::cout << in.rdbuf();
         }
         return kOk;

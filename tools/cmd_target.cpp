@@ -12,6 +12,7 @@
 #include "sync/target.hpp"
 #include "tools/cli.hpp"
 #include "transport/transport.hpp"
+#include "platform/files.hpp"
 
 namespace exmsync::cli {
 namespace {
@@ -43,7 +44,7 @@ std::unique_ptr<sync::Target> open_target(const std::string& where, const Target
 // transfer, after it was checked here.
 std::string spooled(const std::string& archive, manifest::TempFile& spool) {
     if (archive != "-") return archive;
-    std::ofstream out(spool.path().string(), std::ios::binary);
+    std::ofstream out(platform::stream_path(spool.path().string()), std::ios::binary);
     out << std::cin.rdbuf();
     out.close();
     if (!out) throw sync::Error("cannot keep the archive from standard input in " + spool.path().string());
@@ -68,7 +69,7 @@ int run_apply(const TargetArgs& args, Output& out) {
     std::ifstream spool_in;
     std::unique_ptr<sync::ArchiveReader> reader;
     if (args.archive == "-") {
-        spool_in.open(file, std::ios::binary);
+        spool_in.open(platform::stream_path(file), std::ios::binary);
         reader = std::make_unique<sync::ArchiveReader>("<stdin>", [&](char* buffer, std::size_t size) {
             spool_in.read(buffer, static_cast<std::streamsize>(size));
             if (spool_in.bad()) throw sync::Error("cannot read " + file);

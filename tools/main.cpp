@@ -5,6 +5,7 @@
 #include <iostream>
 #include <map>
 
+#include "platform/process.hpp"
 #include "sync/error.hpp"
 #include "sync/log.hpp"
 #include "tools/cli.hpp"
@@ -123,8 +124,16 @@ std::string parse_message(const CLI::ParseError& e, const CLI::App* command) {
 }  // namespace
 }  // namespace exmsync::cli
 
-int main(int argc, char** argv) {
+int main(int raw_argc, char** raw_argv) {
     using namespace exmsync::cli;
+    exmsync::platform::prepare_standard_streams();
+    // UTF-8 arguments on every platform; argv points into `arguments`.
+    const std::vector<std::string> arguments = exmsync::platform::arguments(raw_argc, raw_argv);
+    std::vector<char*> argv_utf8;
+    for (const auto& a : arguments) argv_utf8.push_back(const_cast<char*>(a.c_str()));
+    argv_utf8.push_back(nullptr);
+    const int argc = static_cast<int>(arguments.size());
+    char** argv = argv_utf8.data();
     CLI::App app{"exmsync: keep the EXM templates and configs of a scaled Sitecore install identical across servers",
                  "exmsync"};
     app.set_version_flag("-V,--version", version_text(), "Print the version and platform, then exit");

@@ -4,7 +4,9 @@
 #include <optional>
 
 #include "transport/local.hpp"
+#ifdef EXMSYNC_WITH_SSH
 #include "transport/ssh.hpp"
+#endif
 #ifdef EXMSYNC_WITH_SMB
 #include "transport/smb.hpp"
 #endif
@@ -56,22 +58,37 @@ boost::filesystem::path file_url_path(const std::string& url, const std::string&
     if (slash == std::string::npos || (!host.empty() && host != "localhost"))
         throw Error("'" + redact_url(url) + "': a file:// URL must name a folder on this machine (file:///path); " +
                     kMountAdvice);
-    // On Windows file:///C:/x will need the leading '/' dropped here.
-    return percent_decode(url, rest.substr(slash));
+    std::string path = percent_decode(url, rest.substr(slash));
+    // file:///C:/inetpub/... names the drive's folder, not "/C:/...".
+    if (path.size() >= 3 && path[0] == '/' && std::isalpha(static_cast<unsigned char>(path[1])) && path[2] == ':')
+        path.erase(0, 1);
+    return path;
 }
 
 std::unique_ptr<Transport> open_file_url(const std::string& url, const std::string& rest, const OpenOptions&) {
     return make_local_transport(file_url_path(url, rest));
 }
 
+#ifdef EXMSYNC_WITH_SSH
 std::unique_ptr<Transport> open_ssh(const std::string& url, const std::string&, const OpenOptions& options) {
     return open_sftp(url, options.ssh);
 }
+#else
+std::unique_ptr<Transport> open_ssh(const std::string& url, const std::string&, const OpenOptions&) {
+    throw Error("'" + redact_url(url) + "': this build has no SFTP (no libssh); give --rsh ssh to reach the server "
+                "through this machine's OpenSSH client, with exmsync installed on the server");
+}
+#endif
 
 #ifndef EXMSYNC_WITH_SMB
 std::unique_ptr<Transport> not_built(const std::string& url, const std::string&, const OpenOptions&) {
     const std::string scheme = url.substr(0, url.find("://"));
+#ifdef _WIN32
+    throw Error("'" + redact_url(url) + "': " + scheme +
+                ":// is not built on Windows; give the share as a UNC path (\\\\server\\share\\folder)");
+#else
     throw Error("'" + redact_url(url) + "': " + scheme + ":// is not supported by this build yet; " + kMountAdvice);
+#endif
 }
 #endif
 

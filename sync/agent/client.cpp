@@ -8,7 +8,10 @@
 #include "sync/archive.hpp"
 #include "sync/log.hpp"
 #include "sync/snapshot.hpp"
+#ifdef EXMSYNC_WITH_SSH
 #include "transport/ssh.hpp"
+#endif
+#include "transport/ssh_session.hpp"
 
 namespace exmsync::sync::agent {
 namespace {
@@ -345,6 +348,11 @@ std::unique_ptr<Target> open_ssh_target(const std::string& url, const TargetOpti
         return target;
     }
 
+#ifndef EXMSYNC_WITH_SSH
+    throw UsageError("target " + name +
+                     ": this build has no libssh; give --rsh ssh to reach the server through this machine's "
+                     "OpenSSH client, with exmsync installed on the server");
+#else
     std::shared_ptr<transport::SshSession> session;
     try {
         session = std::make_shared<transport::SshSession>(parsed, options.open.ssh);
@@ -368,6 +376,7 @@ std::unique_ptr<Target> open_ssh_target(const std::string& url, const TargetOpti
     } catch (const transport::Error& e) {
         throw UnreachableError(e.what());
     }
+#endif
 }
 
 }  // namespace exmsync::sync::agent

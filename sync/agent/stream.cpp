@@ -4,7 +4,8 @@
 #include <fstream>
 
 #include "manifest/sorted_file.hpp"
-#include "sync/platform.hpp"
+#include "platform/process.hpp"
+#include "platform/files.hpp"
 
 namespace exmsync::sync::agent {
 namespace {
@@ -16,6 +17,7 @@ std::string timed_out(int seconds) {
     return "no answer for " + std::to_string(seconds) + " s (raise --ssh-timeout for a slow link)";
 }
 
+#ifdef EXMSYNC_WITH_SSH
 class SshStream : public ByteStream {
 public:
     SshStream(std::shared_ptr<transport::SshSession> session, const std::string& command, int timeout_seconds)
@@ -38,6 +40,7 @@ private:
     std::unique_ptr<transport::SshChannel> channel_;
     int timeout_;
 };
+#endif
 
 class ProcessStream : public ByteStream {
 public:
@@ -64,7 +67,7 @@ public:
     }
     void close_write() override { child_.close_input(); }
     std::string diagnostics() override {
-        std::ifstream in(errors_.path());
+        std::ifstream in(platform::stream_path(errors_.path().string()));
         std::string text(16384, '\0');
         in.read(text.data(), static_cast<std::streamsize>(text.size()));
         text.resize(static_cast<std::size_t>(in.gcount()));
@@ -113,10 +116,12 @@ private:
 
 }  // namespace
 
+#ifdef EXMSYNC_WITH_SSH
 std::unique_ptr<ByteStream> ssh_stream(std::shared_ptr<transport::SshSession> session, const std::string& command,
                                        int timeout_seconds) {
     return std::make_unique<SshStream>(std::move(session), command, timeout_seconds);
 }
+#endif
 
 std::unique_ptr<ByteStream> process_stream(const std::vector<std::string>& argv, int timeout_seconds) {
     try {
@@ -341,7 +346,7 @@ void Channel::skip_data() {
 
 void Channel::receive_file(const std::string& path) {
     begin_data();
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    std::ofstream out(platform::stream_path(path), std::ios::binary | std::ios::trunc);
     if (!out) throw Error("cannot write " + path);
     char buffer[64 * 1024];
     while (std::size_t n = read_data(buffer, sizeof buffer)) out.write(buffer, static_cast<std::streamsize>(n));
@@ -351,7 +356,7 @@ void Channel::receive_file(const std::string& path) {
 
 void Channel::send_file(const std::string& path) {
     send_data([&](const Sink& sink) {
-        std::ifstream in(path, std::ios::binary);
+        std::ifstream in(platform::stream_path(path), std::ios::binary);
         if (!in) throw Error("cannot read " + path);
         std::vector<char> buffer(256 * 1024);
         while (in) {

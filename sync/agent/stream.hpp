@@ -47,9 +47,11 @@ public:
     virtual std::uint64_t bytes_read() const = 0;
 };
 
+#ifdef EXMSYNC_WITH_SSH
 // A command run through an SSH session.
 std::unique_ptr<ByteStream> ssh_stream(std::shared_ptr<transport::SshSession> session, const std::string& command,
                                        int timeout_seconds);
+#endif
 // A local program run without a shell: its stdin and stdout.
 std::unique_ptr<ByteStream> process_stream(const std::vector<std::string>& argv, int timeout_seconds);
 // This process's stdin and stdout (the agent's side); it waits for its client

@@ -2,13 +2,16 @@
 // writers, and a way to run a command and capture its output and exit code.
 #pragma once
 
+#ifndef _WIN32
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #include <array>
 #include <boost/filesystem.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -23,14 +26,17 @@ namespace fs = boost::filesystem;
 // FaultyTransport), and on tmpfs thousands of applies stay fast.
 inline fs::path scratch_parent() {
     if (const char* chosen = std::getenv("EXMSYNC_SCRATCH_DIR")) return chosen;
+#ifndef _WIN32
     if (::access("/dev/shm", W_OK) == 0 && fs::is_directory("/dev/shm")) return "/dev/shm";
+#endif
     return fs::temp_directory_path();
 }
 
 class TempDir {
 public:
-    explicit TempDir(const fs::path& parent = fs::temp_directory_path())
-        : path_(parent / fs::unique_path("exmsync-test-%%%%-%%%%")) {
+    explicit TempDir(const fs::path& parent = fs::temp_directory_path(),
+                     const std::string& pattern = "exmsync-test-%%%%-%%%%")
+        : path_(parent / fs::unique_path(pattern)) {
         fs::create_directories(path_);
     }
     ~TempDir() {
@@ -46,15 +52,38 @@ private:
     fs::path path_;
 };
 
+// The standard streams take a std::filesystem::path in UTF-16 on Windows;
+// a narrow name would be read in the ANSI code page there.
+inline std::filesystem::path stream_path(const fs::path& path) { return std::filesystem::path(path.native()); }
+
 inline void write_file(const fs::path& file, const std::string& content) {
     fs::create_directories(file.parent_path());
-    std::ofstream out(file.string(), std::ios::binary | std::ios::trunc);
+    std::ofstream out(stream_path(file), std::ios::binary | std::ios::trunc);
     out << content;
 }
 
 inline std::string read_file(const fs::path& file) {
-    std::ifstream in(file.string(), std::ios::binary);
+    std::ifstream in(stream_path(file), std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Whether `dir`'s file system folds case (Windows; Samba by default): names
+// that differ only in case are one file there.
+inline bool folds_case(const fs::path& dir) {
+    write_file(dir / ".case-probe-A", "");
+    const bool folds = fs::exists(dir / ".case-probe-a");
+    fs::remove(dir / ".case-probe-A");
+    return folds;
+}
+
+// Whether symlinks can be made in `dir`: Wine 8 reports success for
+// CreateSymbolicLinkW and makes nothing.
+inline bool makes_symlinks(const fs::path& dir) {
+    boost::system::error_code ec;
+    fs::create_symlink("nowhere", dir / ".link-probe", ec);
+    const bool made = !ec && fs::is_symlink(dir / ".link-probe");
+    fs::remove(dir / ".link-probe", ec);
+    return made;
 }
 
 // Sets mtime well in the past, so the file is not "racily clean".
@@ -75,12 +104,23 @@ struct CommandResult {
     std::string err;
 };
 
-// Runs `command` with /bin/sh, stdout and stderr captured separately.
+// Runs `command` with /bin/sh (cmd.exe on Windows), stdout and stderr
+// captured separately.
 inline CommandResult run(const std::string& command) {
     TempDir scratch;
     auto err_file = scratch / "stderr";
-    std::string full = command + " 2>" + shell_quote(err_file.string());
     CommandResult result;
+#ifdef _WIN32
+    // cmd.exe strips the outer quotes of a line that starts with one.
+    std::string full = "\"" + command + " 2>\"" + err_file.string() + "\"\"";
+    FILE* pipe = ::_popen(full.c_str(), "rb");
+    if (!pipe) return result;
+    std::array<char, 65536> buffer;
+    std::size_t n;
+    while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
+    result.exit_code = ::_pclose(pipe);
+#else
+    std::string full = command + " 2>" + shell_quote(err_file.string());
     FILE* pipe = ::popen(full.c_str(), "r");
     if (!pipe) return result;
     std::array<char, 65536> buffer;
@@ -88,6 +128,7 @@ inline CommandResult run(const std::string& command) {
     while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.out.append(buffer.data(), n);
     int status = ::pclose(pipe);
     result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+#endif
     result.err = read_file(err_file);
     return result;
 }

@@ -3,13 +3,12 @@
 // holds with sizes and times, for "nothing was written".
 #pragma once
 
-#include <sys/stat.h>
-
 #include <map>
 #include <string>
 
 #include "manifest/format.hpp"
 #include "manifest/scanner.hpp"
+#include "platform/files.hpp"
 #include "support/temp_tree.hpp"
 
 namespace exmsync::testing {
@@ -23,17 +22,16 @@ inline manifest::Hash128 tree_root(const fs::path& tree) {
 // Every file and folder under `root`, the state folder and root included,
 // with type, size and mtime: what "nothing was written" means.
 inline std::map<std::string, std::string> everything(const fs::path& root) {
+    auto describe = [](const fs::path& path, bool with_size) {
+        platform::Info info;
+        if (platform::stat_path(path.string(), info)) return std::string("?");
+        return std::to_string(static_cast<int>(info.kind)) + (with_size ? " " + std::to_string(info.size) : "") +
+               " " + std::to_string(info.mtime_ns);
+    };
     std::map<std::string, std::string> out;
-    struct stat st {};
-    ::lstat(root.c_str(), &st);
-    out["."] = std::to_string(st.st_mode) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
-               std::to_string(st.st_mtim.tv_nsec);
-    for (fs::recursive_directory_iterator it(root), end; it != end; ++it) {
-        ::lstat(it->path().c_str(), &st);
-        out[fs::relative(it->path(), root).string()] = std::to_string(st.st_mode) + " " + std::to_string(st.st_size) +
-                                                      " " + std::to_string(st.st_mtim.tv_sec) + "." +
-                                                      std::to_string(st.st_mtim.tv_nsec);
-    }
+    out["."] = describe(root, false);
+    for (fs::recursive_directory_iterator it(root), end; it != end; ++it)
+        out[fs::relative(it->path(), root).generic_string()] = describe(it->path(), true);
     return out;
 }
 

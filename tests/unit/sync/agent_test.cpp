@@ -19,7 +19,7 @@
 #include "sync/agent/protocol.hpp"
 #include "sync/apply.hpp"
 #include "sync/lock.hpp"
-#include "sync/platform.hpp"
+#include "platform/process.hpp"
 #include "sync/push.hpp"
 
 using namespace exmsync;
@@ -144,7 +144,7 @@ TEST_F(Agent, ErrorsComeBackWithTheirCodes) {
         ::execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
         std::_Exit(127);
     }
-    write_file(target / ".exmsync/lock", "host=" + sync::platform::host_name() + "\npid=" + std::to_string(sleeper) +
+    write_file(target / ".exmsync/lock", "host=" + platform::host_name() + "\npid=" + std::to_string(sleeper) +
                                              "\nsince=2026-01-01T00:00:00Z\n");
     auto t = local_agent(target);
     try {

@@ -6,7 +6,7 @@
 #include "support/tree_root.hpp"
 #include "sync/apply.hpp"
 #include "sync/lock.hpp"
-#include "sync/platform.hpp"
+#include "platform/process.hpp"
 #include "sync/push.hpp"
 #include "sync/snapshot.hpp"
 #include "transport/local.hpp"
@@ -107,8 +107,8 @@ TEST(Lock, SecondApplyFailsNamingTheHolder) {
     TempDir dir;
     TreeMaker(12).make(dir / "src");
     fs::create_directories(dir / "t/.exmsync");
-    write_file(dir / "t/.exmsync/lock", "host=" + sync::platform::host_name() + "\npid=1\nstarted=" +
-                                           sync::platform::process_start_time(1) + "\nsince=2026-01-01T00:00:00Z\n");
+    write_file(dir / "t/.exmsync/lock", "host=" + platform::host_name() + "\npid=1\nstarted=" +
+                                           platform::process_start_time(1) + "\nsince=2026-01-01T00:00:00Z\n");
     auto r = push_one(dir / "src", dir / "t");
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.error_code, "locked");
@@ -137,7 +137,7 @@ TEST(Lock, HeldByThisRunSaysSo) {
 TEST(Lock, ReusedPidIsStale) {
     TempDir dir;
     fs::create_directories(dir / "t/.exmsync");
-    write_file(dir / "t/.exmsync/lock", "host=" + sync::platform::host_name() +
+    write_file(dir / "t/.exmsync/lock", "host=" + platform::host_name() +
                                            "\npid=1\nstarted=1\nsince=2026-01-01T00:00:00Z\n");
     auto t = transport::make_local_transport(dir / "t");
     sync::StateFolder state(*t);
@@ -158,7 +158,7 @@ TEST(Lock, StaleLockIsBrokenByTheNextPush) {
     TreeMaker(13).make(dir / "src");
     fs::create_directories(dir / "t/.exmsync");
     std::int64_t pid = dead_pid();
-    write_file(dir / "t/.exmsync/lock", "host=" + sync::platform::host_name() + "\npid=" + std::to_string(pid) +
+    write_file(dir / "t/.exmsync/lock", "host=" + platform::host_name() + "\npid=" + std::to_string(pid) +
                                            "\nsince=2026-01-01T00:00:00Z\n");
     auto t = transport::make_local_transport(dir / "t");
     sync::StateFolder state(*t);

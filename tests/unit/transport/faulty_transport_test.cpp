@@ -81,7 +81,11 @@ TEST(FaultyTransport, FailsEachOperationBeforePerformingIt) {
 }
 
 TEST(FaultyTransport, ExitModeDiesWithCode77BeforeTheOperation) {
-    TempDir dir;
+    // Windows has no fork: the death test runs in a new process of this
+    // program, which must find the same folder by its name.
+    const fs::path fixed = fs::temp_directory_path() / "exmsync-test-faulty-exit";
+    fs::remove_all(fixed);
+    TempDir dir(fixed.parent_path(), fixed.filename().string());
     auto inner = transport::make_local_transport(dir.path());
     EXPECT_EXIT(
         {

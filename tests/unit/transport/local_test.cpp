@@ -2,12 +2,15 @@
 #include "transport/local.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
+#ifndef _WIN32
+#include <sys/stat.h>  // mkfifo: a kind of entry Windows does not have
+#endif
 
 #include <functional>
 
 #include "helpers.hpp"
 #include "support/temp_tree.hpp"
+#include "support/wine.hpp"
 
 namespace exmsync::transport {
 namespace {
@@ -59,13 +62,17 @@ TEST_F(LocalTest, DescribeAndLocalPathGiveTheRoot) {
 TEST_F(LocalTest, StatDescribesEachKind) {
     write_file(root / "f", "12345");
     fs::create_directory(root / "d");
-    fs::create_symlink("d", root / "l");
-    ASSERT_EQ(::mkfifo((root / "p").c_str(), 0600), 0);
     EXPECT_EQ(t->stat("f")->kind, Kind::File);
     EXPECT_EQ(t->stat("f")->size, 5u);
     EXPECT_EQ(t->stat("d")->kind, Kind::Directory);
-    EXPECT_EQ(t->stat("l")->kind, Kind::Symlink);  // not the folder it points to
+    if (testing::makes_symlinks(root)) {
+        fs::create_symlink("d", root / "l");
+        EXPECT_EQ(t->stat("l")->kind, Kind::Symlink);  // not the folder it points to
+    }
+#ifndef _WIN32
+    ASSERT_EQ(::mkfifo((root / "p").c_str(), 0600), 0);
     EXPECT_EQ(t->stat("p")->kind, Kind::Other);
+#endif
     EXPECT_EQ(t->stat("")->kind, Kind::Directory);
 }
 
@@ -77,12 +84,17 @@ TEST_F(LocalTest, StatGivesNulloptWhenAbsent) {
 }
 
 TEST_F(LocalTest, ListSortsByNameBytesAndSkipsDots) {
-    for (const char* name : {"b", "B", "a", "caf\xc3\xa9", "Z", "_"}) write_file(root / name, name);
+    // "B" beside "b" only where the file system keeps both.
+    const bool both = !testing::folds_case(root);
+    for (const char* name : {"b", "B", "a", "caf\xc3\xa9", "Z", "_"})
+        if (both || std::string(name) != "B") write_file(root / name, name);
     fs::create_directory(root / "sub");
     const auto entries = t->list("");
     std::vector<std::string> names;
     for (const auto& e : entries) names.push_back(e.name);
-    EXPECT_EQ(names, (std::vector<std::string>{"B", "Z", "_", "a", "b", "caf\xc3\xa9", "sub"}));
+    std::vector<std::string> expected{"B", "Z", "_", "a", "b", "caf\xc3\xa9", "sub"};
+    if (!both) expected.erase(expected.begin());
+    EXPECT_EQ(names, expected);
     EXPECT_EQ(entries.back().stat.kind, Kind::Directory);
     EXPECT_EQ(entries.front().stat.size, 1u);
 }
@@ -117,11 +129,13 @@ TEST_F(LocalTest, OpenReadReadsEverythingThenZero) {
 
 TEST_F(LocalTest, OpenReadFailures) {
     fs::create_directory(root / "d");
+#ifndef _WIN32
     ASSERT_EQ(::mkfifo((root / "p").c_str(), 0600), 0);
+    EXPECT_THROW(t->open_read("p"), Error);  // must not block waiting for a writer
+#endif
     EXPECT_THROW(t->open_read("missing"), NotFound);
     EXPECT_THROW(t->open_read("missing/f"), NotFound);
     EXPECT_NE(message_of([&] { t->open_read("d"); }).find("folder"), std::string::npos);
-    EXPECT_THROW(t->open_read("p"), Error);  // must not block waiting for a writer
     EXPECT_THROW(t->open_read(""), Error);
 }
 
@@ -258,19 +272,22 @@ TEST_F(LocalTest, MkdirCreatesOneLevel) {
 TEST_F(LocalTest, SetMtimeKeepsNanoseconds) {
     write_file(root / "f", "x");
     fs::create_directory(root / "d");
-    const std::int64_t when = 1'700'000'000'123'456'789;
+    // In the steps the file system keeps: 1 ns on Linux, 100 ns on Windows.
+    const std::int64_t step = t->capabilities().mtime_resolution_ns;
+    const std::int64_t when = 1'700'000'000'123'456'789 / step * step;
     t->set_mtime("f", when);
-    t->set_mtime("d", when + 1);
-    t->set_mtime("", when + 2);
+    t->set_mtime("d", when + step);
+    t->set_mtime("", when + 2 * step);
     EXPECT_EQ(t->stat("f")->mtime_ns, when);
-    EXPECT_EQ(t->stat("d")->mtime_ns, when + 1);
-    EXPECT_EQ(t->stat("")->mtime_ns, when + 2);
+    EXPECT_EQ(t->stat("d")->mtime_ns, when + step);
+    EXPECT_EQ(t->stat("")->mtime_ns, when + 2 * step);
 }
 
 TEST_F(LocalTest, SetMtimeBefore1970) {
     write_file(root / "f", "x");
-    t->set_mtime("f", -1'500'000'001);
-    EXPECT_EQ(t->stat("f")->mtime_ns, -1'500'000'001);
+    const std::int64_t step = t->capabilities().mtime_resolution_ns;
+    t->set_mtime("f", -1'500'000'000 - step);
+    EXPECT_EQ(t->stat("f")->mtime_ns, -1'500'000'000 - step);
 }
 
 TEST_F(LocalTest, SetMtimeFailures) {
@@ -290,7 +307,13 @@ TEST_F(LocalTest, ErrorsNameTargetPathAndCause) {
     const std::string message = message_of([&] { t->remove("gone/x"); });
     EXPECT_NE(message.find("target " + root.string()), std::string::npos) << message;
     EXPECT_NE(message.find("'gone/x'"), std::string::npos) << message;
+#ifdef _WIN32
+    // The system's own words: "cannot find" on Windows, "not found" on Wine.
+    EXPECT_TRUE(message.find("cannot find") != std::string::npos || message.find("not found") != std::string::npos)
+        << message;
+#else
     EXPECT_NE(message.find("No such file or directory"), std::string::npos) << message;
+#endif
     EXPECT_EQ(message.find('\n'), std::string::npos);
 }
 
@@ -298,6 +321,15 @@ TEST_F(LocalTest, RootHeldOpenAcrossARenameOfItsPath) {
     // The root is opened once: renaming the folder away does not redirect
     // later calls to whatever appears under the old name.
     write_file(root / "f", "x");
+#ifdef _WIN32
+    // Windows goes further: the folder held open cannot be renamed at all.
+    if (testing::under_wine()) GTEST_SKIP() << "Wine 8 lets a folder held open without delete sharing be renamed";
+    boost::system::error_code refused;
+    fs::rename(root, dir.path().string() + "-moved", refused);
+    EXPECT_TRUE(refused);
+    EXPECT_TRUE(t->stat("f"));
+    return;
+#endif
     fs::rename(root, dir.path().string() + "-moved");
     fs::create_directory(root);
     EXPECT_TRUE(t->stat("f"));

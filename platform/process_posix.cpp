@@ -1,4 +1,4 @@
-#include "sync/platform.hpp"
+#include "platform/process.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,7 +17,7 @@
 
 extern char** environ;
 
-namespace exmsync::sync::platform {
+namespace exmsync::platform {
 
 std::string host_name() {
     char name[256] = {};
@@ -86,8 +86,8 @@ void write_fd(int fd, const char* data, std::size_t size) {
     }
 }
 
-void close_fd(int& fd) {
-    if (fd >= 0) ::close(fd);
+void close_fd(std::intptr_t& fd) {
+    if (fd >= 0) ::close(static_cast<int>(fd));
     fd = -1;
 }
 
@@ -125,7 +125,7 @@ Child::Child(const std::vector<std::string>& argv, const std::string& errors_fil
         ::close(from_child[0]);
         throw PipeError("cannot run " + argv[0] + ": " + std::strerror(rc));
     }
-    pid_ = pid;
+    process_ = pid;
     in_ = to_child[1];
     out_ = from_child[0];
 }
@@ -133,24 +133,24 @@ Child::Child(const std::vector<std::string>& argv, const std::string& errors_fil
 Child::~Child() {
     close_fd(in_);
     close_fd(out_);
-    if (status_ || pid_ < 0) return;
+    if (status_ || process_ < 0) return;
     // A program whose pipes are closed normally ends at once; one that does
     // not (a hung ssh) is not waited for forever.
     for (int i = 0; i < 50; ++i) {
         int st = 0;
-        if (::waitpid(static_cast<pid_t>(pid_), &st, WNOHANG) != 0) return;
+        if (::waitpid(static_cast<pid_t>(process_), &st, WNOHANG) != 0) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    ::kill(static_cast<pid_t>(pid_), SIGKILL);
+    ::kill(static_cast<pid_t>(process_), SIGKILL);
     int st = 0;
-    ::waitpid(static_cast<pid_t>(pid_), &st, 0);
+    ::waitpid(static_cast<pid_t>(process_), &st, 0);
 }
 
 std::optional<std::size_t> Child::read(char* buffer, std::size_t size, int timeout_ms) {
-    return read_fd(out_, buffer, size, timeout_ms);
+    return read_fd(static_cast<int>(out_), buffer, size, timeout_ms);
 }
 
-void Child::write(const char* data, std::size_t size) { write_fd(in_, data, size); }
+void Child::write(const char* data, std::size_t size) { write_fd(static_cast<int>(in_), data, size); }
 
 void Child::close_input() { close_fd(in_); }
 
@@ -158,7 +158,7 @@ int Child::wait() {
     if (!status_) {
         close_fd(in_);
         int st = 0;
-        while (::waitpid(static_cast<pid_t>(pid_), &st, 0) < 0 && errno == EINTR) {
+        while (::waitpid(static_cast<pid_t>(process_), &st, 0) < 0 && errno == EINTR) {
         }
         status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     }
@@ -171,4 +171,8 @@ std::optional<std::size_t> read_stdin(char* buffer, std::size_t size, int timeou
 
 void write_stdout(const char* data, std::size_t size) { write_fd(1, data, size); }
 
-}  // namespace exmsync::sync::platform
+std::vector<std::string> arguments(int argc, char** argv) { return {argv, argv + argc}; }
+
+void prepare_standard_streams() {}
+
+}  // namespace exmsync::platform

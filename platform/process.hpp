@@ -1,6 +1,7 @@
-// The few facts about this process and machine that sync needs (the lock
-// records who holds it), and the pipes the agent mode talks through. POSIX
-// lives in platform.cpp; a Windows build swaps it.
+// The platform layer's processes: the few facts about this process and
+// machine that sync needs (the lock records who holds it), and the pipes the
+// agent mode talks through. process_posix.cpp and process_win32.cpp
+// implement it side by side.
 #pragma once
 
 #include <cstddef>
@@ -10,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace exmsync::sync::platform {
+namespace exmsync::platform {
 
 std::string host_name();
 std::int64_t process_id();
@@ -57,13 +58,22 @@ public:
     int wait();
 
 private:
-    long pid_ = -1;
-    int in_ = -1, out_ = -1;
+    // A pid and two descriptors on POSIX; a process handle and two pipe
+    // handles on Windows.
+    std::intptr_t process_ = -1;
+    std::intptr_t in_ = -1, out_ = -1;
     std::optional<int> status_;
 };
+
+// The command line, UTF-8: on Windows read again as UTF-16 (argv holds the
+// ANSI code page, which cannot say every name).
+std::vector<std::string> arguments(int argc, char** argv);
+// Before anything is read or written: stdin and stdout carry archives
+// (apply -, pack -o -), so no newline translation; the console shows UTF-8.
+void prepare_standard_streams();
 
 // This process's own stdin and stdout, unbuffered: the agent's side of the pipes.
 std::optional<std::size_t> read_stdin(char* buffer, std::size_t size, int timeout_ms);
 void write_stdout(const char* data, std::size_t size);
 
-}  // namespace exmsync::sync::platform
+}  // namespace exmsync::platform
