@@ -42,6 +42,7 @@ enum class Errc {
     name_too_long,  // a name or path too long for the file system
     too_many_open,  // out of handles or descriptors
     in_use,         // held open by another process (a Windows sharing violation)
+    busy,           // in use by the system: a mount point (POSIX EBUSY)
     io,             // the disk or the connection failed
     not_supported,  // this file system cannot do it
     other,

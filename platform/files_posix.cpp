@@ -46,7 +46,7 @@ Errc classify(int error_number) {
     case EMFILE:
     case ENFILE: return Errc::too_many_open;
     case ETXTBSY:
-    case EBUSY: return Errc::in_use;
+    case EBUSY: return Errc::busy;
     case EIO: return Errc::io;
     case ENOSYS:
     case ENOTSUP: return Errc::not_supported;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <boost/filesystem/operations.hpp>
+#include <chrono>
 #include <optional>
+#include <thread>
 
 #include "platform/files.hpp"
 #include "transport/local_io.hpp"
@@ -18,6 +20,19 @@ using local_io::throw_failure;
 using local_io::throw_not_found;
 using local_io::to_stat;
 using local_io::Where;
+
+// A file that IIS, an antivirus or a backup agent holds open for a moment
+// (Windows refuses to rename or remove it: Errc::in_use) is tried again for
+// up to 5 s, as over SMB, before the failure is reported by name.
+template <class Operation>
+platform::Error retried_while_in_use(Operation operation) {
+    platform::Error error = operation();
+    for (int waited_ms = 0; error.code == Errc::in_use && waited_ms < 5000; waited_ms += 100) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        error = operation();
+    }
+    return error;
+}
 
 // The folder that holds a path's last component, and that component.
 struct Located {
@@ -104,14 +119,17 @@ public:
     void rename(const std::string& from, const std::string& to) override {
         Located source = locate(split_path(root_, from), "rename", from);
         Located target = locate(split_path(root_, to), "rename to", to);
-        if (auto error = platform::rename_at(source.parent, source.name, target.parent, target.name)) {
+        if (auto error = retried_while_in_use(
+                [&] { return platform::rename_at(source.parent, source.name, target.parent, target.name); })) {
             throw_failure({root_, "rename " + quote_path(from) + " to", to}, error);
         }
     }
 
     void remove(const std::string& path) override {
         Located at = locate(split_path(root_, path), "remove", path);
-        if (auto error = platform::remove_at(at.parent, at.name)) throw_failure({root_, "remove", path}, error);
+        if (auto error = retried_while_in_use([&] { return platform::remove_at(at.parent, at.name); })) {
+            throw_failure({root_, "remove", path}, error);
+        }
     }
 
     void mkdir(const std::string& path) override {

@@ -22,6 +22,7 @@ const char* advice(Errc code) {
     case Errc::name_too_long: return "shorten the name";
     case Errc::too_many_open: return "too many open files; raise the limit (ulimit -n)";
     case Errc::in_use: return "another program holds it open; close it or wait, then run again";
+    case Errc::busy: return "the system is using it (a mount point?); unmount it, then run again";
     default: return nullptr;
     }
 }

@@ -6,7 +6,11 @@
 #include <sys/stat.h>  // mkfifo: a kind of entry Windows does not have
 #endif
 
+#include <chrono>
+#include <fstream>
 #include <functional>
+#include <memory>
+#include <thread>
 
 #include "helpers.hpp"
 #include "support/temp_tree.hpp"
@@ -316,6 +320,23 @@ TEST_F(LocalTest, ErrorsNameTargetPathAndCause) {
 #endif
     EXPECT_EQ(message.find('\n'), std::string::npos);
 }
+
+#ifdef _WIN32
+// IIS or an antivirus holding a file for a moment: the remove waits (up to
+// 5 s) instead of failing the commit.
+TEST_F(LocalTest, FileHeldOpenBrieflyIsRemovedOnceReleased) {
+    write_file(root / "held.html", "x");
+    auto held = std::make_unique<std::ifstream>(testing::stream_path(root / "held.html"), std::ios::binary);
+    ASSERT_TRUE(*held);
+    std::thread release([&held] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        held.reset();
+    });
+    EXPECT_NO_THROW(t->remove("held.html"));
+    release.join();
+    EXPECT_FALSE(fs::exists(root / "held.html"));
+}
+#endif
 
 TEST_F(LocalTest, RootHeldOpenAcrossARenameOfItsPath) {
     // The root is opened once: renaming the folder away does not redirect
