@@ -128,6 +128,21 @@ std::string flag_words(int descriptor) {
     return {};
 }
 
+// readlinkat into a buffer that grows until the whole target fits.
+Error read_link(int dir, const char* name, std::string& out) {
+    std::string target(256, '\0');
+    while (true) {
+        const ssize_t n = ::readlinkat(dir, name, target.data(), target.size());
+        if (n < 0) return errno == EINVAL ? Error{Errc::not_a_link, EINVAL} : last();
+        if (static_cast<std::size_t>(n) < target.size()) {
+            target.resize(static_cast<std::size_t>(n));
+            out = std::move(target);
+            return ok();
+        }
+        target.resize(target.size() * 2);
+    }
+}
+
 }  // namespace
 
 std::int64_t mtime_resolution_ns() { return 1; }
@@ -150,22 +165,6 @@ std::string Error::text() const {
     default: return std::strerror(static_cast<int>(native));
     }
 }
-
-Handle::Handle(Handle&& other) noexcept : native_(other.native_), path_(std::move(other.path_)) {
-    other.native_ = kInvalid;
-}
-
-Handle& Handle::operator=(Handle&& other) noexcept {
-    if (this != &other) {
-        close();
-        native_ = other.native_;
-        path_ = std::move(other.path_);
-        other.native_ = kInvalid;
-    }
-    return *this;
-}
-
-Handle::~Handle() { close(); }
 
 Error Handle::close() {
     if (!valid()) return ok();
@@ -210,19 +209,7 @@ Error open_file(const std::string& path, Handle& out, Info& info) {
     return ok();
 }
 
-Error read_link_path(const std::string& path, std::string& out) {
-    std::string target(256, '\0');
-    while (true) {
-        const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
-        if (n < 0) return errno == EINVAL ? Error{Errc::not_a_link, EINVAL} : last();
-        if (static_cast<std::size_t>(n) < target.size()) {
-            target.resize(static_cast<std::size_t>(n));
-            out = std::move(target);
-            return ok();
-        }
-        target.resize(target.size() * 2);
-    }
-}
+Error read_link_path(const std::string& path, std::string& out) { return read_link(AT_FDCWD, path.c_str(), out); }
 
 // ---- relative to an open folder ----
 
@@ -303,17 +290,7 @@ Error list_folder(const Handle& dir, std::vector<FolderEntry>& out, std::string&
 }
 
 Error read_link_at(const Handle& dir, const std::string& name, std::string& out) {
-    std::string target(256, '\0');
-    while (true) {
-        const ssize_t n = ::readlinkat(fd(dir), name.c_str(), target.data(), target.size());
-        if (n < 0) return errno == EINVAL ? Error{Errc::not_a_link, EINVAL} : last();
-        if (static_cast<std::size_t>(n) < target.size()) {
-            target.resize(static_cast<std::size_t>(n));
-            out = std::move(target);
-            return ok();
-        }
-        target.resize(target.size() * 2);
-    }
+    return read_link(fd(dir), name.c_str(), out);
 }
 
 Error open_file_at(const Handle& dir, const std::string& name, Handle& out, Info& info) {

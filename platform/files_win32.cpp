@@ -279,22 +279,6 @@ std::string Error::text() const {
     return out;
 }
 
-Handle::Handle(Handle&& other) noexcept : native_(other.native_), path_(std::move(other.path_)) {
-    other.native_ = kInvalid;
-}
-
-Handle& Handle::operator=(Handle&& other) noexcept {
-    if (this != &other) {
-        close();
-        native_ = other.native_;
-        path_ = std::move(other.path_);
-        other.native_ = kInvalid;
-    }
-    return *this;
-}
-
-Handle::~Handle() { close(); }
-
 Error Handle::close() {
     if (!valid()) return ok();
     HANDLE handle = reinterpret_cast<HANDLE>(native_);
@@ -311,8 +295,10 @@ Error stat_path(const std::string& path, Info& out) {
 }
 
 Error open_folder(const std::string& path, Handle& out) {
-    // The root may be reached through a link: the operator chose it.
-    return open_folder_checked(long_path(path), kShareAll, FILE_FLAG_BACKUP_SEMANTICS, out);
+    // The root may be reached through a link: the operator chose it. Held
+    // without delete sharing like every folder on the way, so it cannot be
+    // renamed away and replaced while exmsync works in it.
+    return open_folder_checked(long_path(path), kShareNoDelete, FILE_FLAG_BACKUP_SEMANTICS, out);
 }
 
 Error open_file(const std::string& path, Handle& out, Info& info) { return open_regular(long_path(path), out, info); }

@@ -21,6 +21,8 @@ bool process_alive(std::int64_t pid);
 // the same process ("" when unknown): a pid reused by a later process gives
 // another value.
 std::string process_start_time(std::int64_t pid);
+// The path of this program's executable ("" if the system will not say).
+std::string executable_path();
 // UTC, ISO 8601 with seconds: 2026-11-28T20:15:03Z.
 std::string utc_now();
 

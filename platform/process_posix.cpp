@@ -46,6 +46,12 @@ std::string process_start_time(std::int64_t pid) {
     return {};
 }
 
+std::string executable_path() {
+    char path[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+    return n > 0 ? std::string(path, static_cast<std::size_t>(n)) : std::string();
+}
+
 std::string utc_now() {
     std::time_t now = std::time(nullptr);
     std::tm tm{};

@@ -139,6 +139,12 @@ std::string process_start_time(std::int64_t pid) {
     return std::to_string(steps.QuadPart);
 }
 
+std::string executable_path() {
+    std::wstring path(32768, L'\0');  // the longest path Windows has
+    const DWORD n = ::GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size()));
+    return n ? narrow(path.data(), n) : std::string();
+}
+
 std::string utc_now() {
     SYSTEMTIME t;
     ::GetSystemTime(&t);

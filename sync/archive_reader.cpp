@@ -43,6 +43,11 @@ const char* kind_name(const archive_entry* e) {
     }
 }
 
+// The archive's name as the system takes it (platform::stream_path): UTF-16
+// on Windows, where libarchive's narrow call would read the ANSI code page.
+[[maybe_unused]] int open_named(archive* a, const char* name) { return archive_read_open_filename(a, name, kBlockSize); }
+[[maybe_unused]] int open_named(archive* a, const wchar_t* name) { return archive_read_open_filename_w(a, name, kBlockSize); }
+
 struct ReadDeleter {
     void operator()(archive* a) const { archive_read_free(a); }
 };
@@ -53,7 +58,7 @@ public:
     explicit Source(const std::string& file) : name_(file == "-" ? "<stdin>" : file), a_(archive_read_new()) {
         configure();
         int status = file == "-" ? archive_read_open_FILE(a_.get(), stdin)
-                                 : archive_read_open_filename(a_.get(), file.c_str(), kBlockSize);
+                                 : open_named(a_.get(), platform::stream_path(file).c_str());
         opened(status);
     }
 

@@ -34,13 +34,19 @@ inline RawEntry link_entry(std::string name, std::string hardlink, std::string s
     return e;
 }
 
+// libarchive's narrow and wide opens, for fs::path::c_str() on either system.
+inline int open_read(archive* a, const char* name) { return archive_read_open_filename(a, name, 65536); }
+inline int open_read(archive* a, const wchar_t* name) { return archive_read_open_filename_w(a, name, 65536); }
+inline int open_write(archive* a, const char* name) { return archive_write_open_filename(a, name); }
+inline int open_write(archive* a, const wchar_t* name) { return archive_write_open_filename_w(a, name); }
+
 // Every entry of a zstd tar, in order.
 inline std::vector<RawEntry> read_entries(const fs::path& file) {
     std::vector<RawEntry> out;
     archive* a = archive_read_new();
     archive_read_support_filter_zstd(a);
     archive_read_support_format_tar(a);
-    EXPECT_EQ(archive_read_open_filename(a, file.c_str(), 65536), ARCHIVE_OK) << archive_error_string(a);
+    EXPECT_EQ(open_read(a, file.c_str()), ARCHIVE_OK) << archive_error_string(a);
     archive_entry* e = nullptr;
     while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
         RawEntry raw(archive_entry_pathname(e), "", archive_entry_filetype(e));
@@ -61,7 +67,7 @@ inline void write_raw(const std::string& file, const std::vector<RawEntry>& entr
     ASSERT_EQ(format(a), ARCHIVE_OK);
     ASSERT_EQ(filter(a), ARCHIVE_OK);
     archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY");
-    ASSERT_EQ(archive_write_open_filename(a, file.c_str()), ARCHIVE_OK);
+    ASSERT_EQ(open_write(a, fs::path(file).c_str()), ARCHIVE_OK);
     for (const auto& raw : entries) {
         archive_entry* e = archive_entry_new();
         archive_entry_set_pathname(e, raw.name.c_str());

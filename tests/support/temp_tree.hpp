@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace exmsync::testing {
 
@@ -55,6 +56,42 @@ private:
 // The standard streams take a std::filesystem::path in UTF-16 on Windows;
 // a narrow name would be read in the ANSI code page there.
 inline std::filesystem::path stream_path(const fs::path& path) { return std::filesystem::path(path.native()); }
+
+// Points the system's temporary folder (TMPDIR; TMP and TEMP on Windows) at
+// `folder` for this process and the children it starts; back when destroyed.
+class TempFolderOverride {
+public:
+    explicit TempFolderOverride(const fs::path& folder) {
+        for (const char* name : names()) {
+            const char* value = std::getenv(name);
+            saved_.emplace_back(value ? value : "");
+            set(name, folder.string());
+        }
+    }
+    ~TempFolderOverride() {
+        for (std::size_t i = 0; i < names().size(); ++i) set(names()[i], saved_[i]);
+    }
+    TempFolderOverride(const TempFolderOverride&) = delete;
+    TempFolderOverride& operator=(const TempFolderOverride&) = delete;
+
+private:
+    static std::vector<const char*> names() {
+#ifdef _WIN32
+        return {"TMP", "TEMP"};
+#else
+        return {"TMPDIR"};
+#endif
+    }
+    static void set(const char* name, const std::string& value) {  // "" removes it
+#ifdef _WIN32
+        ::_putenv_s(name, value.c_str());
+#else
+        if (value.empty()) ::unsetenv(name);
+        else ::setenv(name, value.c_str(), 1);
+#endif
+    }
+    std::vector<std::string> saved_;
+};
 
 inline void write_file(const fs::path& file, const std::string& content) {
     fs::create_directories(file.parent_path());

@@ -186,6 +186,14 @@ TEST_P(UnsafeName, IsRefused) {
     std::string file = (dir / "cs.tar.zst").string();
     auto [name, why] = GetParam();
     write_raw(file, head(one_file_changeset(), {{name, "hello"}, manifest_entry()}));
+#ifdef _WIN32
+    // libarchive on Windows reads '\\' in a name as '/': the entry arrives as
+    // files/dir/a.html, which the changeset does not write either.
+    if (std::string(name).find('\\') != std::string::npos) {
+        EXPECT_REFUSED(file, "is not a file the changeset writes", "refusing the whole changeset");
+        return;
+    }
+#endif
     EXPECT_REFUSED(file, "entry '" + manifest::escape_path(name) + "'", why, "refusing the whole changeset");
 }
 

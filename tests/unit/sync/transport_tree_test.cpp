@@ -14,8 +14,11 @@ using namespace exmsync::testing;
 TEST(TransportTree, ScansLikeTheLocalScanner) {
     TempDir dir, out;
     TreeMaker(41).make(dir / "t");
-    fs::create_symlink("d0/t0.html", dir / "t/link");
-    write_file(dir / "t/odd\xff.html", "not UTF-8");
+    const bool links = makes_symlinks(dir.path());
+    if (links) fs::create_symlink("d0/t0.html", dir / "t/link");
+#ifndef _WIN32
+    write_file(dir / "t/odd\xff.html", "not UTF-8");  // a name Windows cannot hold
+#endif
     auto local = transport::make_local_transport(dir / "t");
     auto tree = sync::transport_tree(*local);
     manifest::ScanOptions options;
@@ -24,7 +27,7 @@ TEST(TransportTree, ScansLikeTheLocalScanner) {
     auto b = manifest::scan_tree(dir / "t", options, direct);
     EXPECT_EQ(a.root, b.root);
     EXPECT_EQ(read_file(out / "through"), read_file(out / "direct"));
-    EXPECT_EQ(a.stats.symlinks, 1u);
+    EXPECT_EQ(a.stats.symlinks, links ? 1u : 0u);
 }
 
 // The stat cache works through the tree too: a warm rescan reads nothing.
