@@ -58,6 +58,7 @@ public:
     // Its exit status once it ended by itself (waits for it); -1 when it was
     // killed by a signal.
     int wait();
+    std::int64_t pid() const;
 
 private:
     // A pid and two descriptors on POSIX; a process handle and two pipe

@@ -160,6 +160,8 @@ void Child::write(const char* data, std::size_t size) { write_fd(static_cast<int
 
 void Child::close_input() { close_fd(in_); }
 
+std::int64_t Child::pid() const { return process_; }
+
 int Child::wait() {
     if (!status_) {
         close_fd(in_);

@@ -119,13 +119,12 @@ std::int64_t process_id() { return static_cast<std::int64_t>(::GetCurrentProcess
 
 bool process_alive(std::int64_t pid) {
     if (pid <= 0) return false;
-    Owned process(::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, static_cast<DWORD>(pid)));
+    // SYNCHRONIZE, to ask whether it has ended: an ended process whose handle
+    // someone still holds keeps its id.
+    Owned process(::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, FALSE, static_cast<DWORD>(pid)));
     // Another user's process may refuse to be opened; it still exists.
     if (!process.valid()) return ::GetLastError() == ERROR_ACCESS_DENIED;
-    DWORD code = 0;
-    if (!::GetExitCodeProcess(process.get(), &code)) return true;
-    // An ended process whose handle someone still holds keeps its id.
-    return code == STILL_ACTIVE && ::WaitForSingleObject(process.get(), 0) == WAIT_TIMEOUT;
+    return ::WaitForSingleObject(process.get(), 0) == WAIT_TIMEOUT;
 }
 
 std::string process_start_time(std::int64_t pid) {
@@ -269,6 +268,8 @@ std::optional<std::size_t> Child::read(char* buffer, std::size_t size, int timeo
 void Child::write(const char* data, std::size_t size) { write_handle(as_handle(in_), data, size); }
 
 void Child::close_input() { close_handle(in_); }
+
+std::int64_t Child::pid() const { return ::GetProcessId(as_handle(process_)); }
 
 int Child::wait() {
     if (!status_) {

@@ -1,12 +1,11 @@
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "platform/process.hpp"
+#include "support/child_task.hpp"
 #include "support/random_tree.hpp"
 #include "support/tree_root.hpp"
 #include "sync/apply.hpp"
 #include "sync/lock.hpp"
-#include "platform/process.hpp"
 #include "sync/push.hpp"
 #include "sync/snapshot.hpp"
 #include "transport/local.hpp"
@@ -21,12 +20,34 @@ sync::TargetResult push_one(const fs::path& source, const fs::path& target, sync
     return report.targets.at(0);
 }
 
+// A process id no process has: above Linux's pid_max, and far past the ids
+// Windows hands out (multiples of 4), stepping down should one be alive.
 std::int64_t dead_pid() {
-    pid_t child = ::fork();
-    if (child == 0) std::_Exit(0);
-    ::waitpid(child, nullptr, 0);
-    return child;
+    std::int64_t pid = 0x3ffffff0;
+    while (platform::process_alive(pid)) pid -= 4;
+    return pid;
 }
+
+// Another live process of this host, as a lock's holder: this test program
+// started again, waiting until its input closes.
+const RegisterChildTask wait_task("wait-for-input", [](const std::vector<std::string>&) {
+    char buffer[256];
+    while (auto n = platform::read_stdin(buffer, sizeof buffer, -1))
+        if (*n == 0) break;
+});
+
+class LiveProcess {
+public:
+    LiveProcess() : child_({platform::executable_path(), "--exmsync-child-task", "wait-for-input"}, errors_path()) {}
+    std::int64_t pid() const { return child_.pid(); }
+
+private:
+    static std::string errors_path() {
+        static TempDir scratch;
+        return (scratch / "stderr").string();
+    }
+    platform::Child child_;
+};
 
 }  // namespace
 
@@ -102,17 +123,20 @@ TEST(Push, NoDeleteKeepsTargetOnlyFiles) {
     EXPECT_TRUE(push_one(dir / "src", dir / "t", options).already_in_sync);
 }
 
-// A live process of this host holds the lock (pid 1 stands in for it).
+// A live process of this host holds the lock (a waiting child stands in for it).
 TEST(Lock, SecondApplyFailsNamingTheHolder) {
     TempDir dir;
     TreeMaker(12).make(dir / "src");
     fs::create_directories(dir / "t/.exmsync");
-    write_file(dir / "t/.exmsync/lock", "host=" + platform::host_name() + "\npid=1\nstarted=" +
-                                           platform::process_start_time(1) + "\nsince=2026-01-01T00:00:00Z\n");
+    LiveProcess holder;
+    const std::string pid = std::to_string(holder.pid());
+    write_file(dir / "t/.exmsync/lock", "host=" + platform::host_name() + "\npid=" + pid + "\nstarted=" +
+                                           platform::process_start_time(holder.pid()) +
+                                           "\nsince=2026-01-01T00:00:00Z\n");
     auto r = push_one(dir / "src", dir / "t");
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.error_code, "locked");
-    EXPECT_NE(r.error.find("locked by another exmsync (pid 1 on"), std::string::npos) << r.error;
+    EXPECT_NE(r.error.find("locked by another exmsync (pid " + pid + " on"), std::string::npos) << r.error;
     EXPECT_FALSE(fs::exists(dir / "t/d0"));
     fs::remove(dir / "t/.exmsync/lock");
     EXPECT_TRUE(push_one(dir / "src", dir / "t").ok);
@@ -137,8 +161,9 @@ TEST(Lock, HeldByThisRunSaysSo) {
 TEST(Lock, ReusedPidIsStale) {
     TempDir dir;
     fs::create_directories(dir / "t/.exmsync");
-    write_file(dir / "t/.exmsync/lock", "host=" + platform::host_name() +
-                                           "\npid=1\nstarted=1\nsince=2026-01-01T00:00:00Z\n");
+    LiveProcess holder;  // alive, but not the process that started at "1"
+    write_file(dir / "t/.exmsync/lock", "host=" + platform::host_name() + "\npid=" + std::to_string(holder.pid()) +
+                                           "\nstarted=1\nsince=2026-01-01T00:00:00Z\n");
     auto t = transport::make_local_transport(dir / "t");
     sync::StateFolder state(*t);
     try {

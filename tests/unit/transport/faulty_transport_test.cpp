@@ -83,8 +83,10 @@ TEST(FaultyTransport, FailsEachOperationBeforePerformingIt) {
 TEST(FaultyTransport, ExitModeDiesWithCode77BeforeTheOperation) {
     // Windows has no fork: the death test runs in a new process of this
     // program, which must find the same folder by its name.
+    // (The child cannot remove it: the parent's transport holds it open.)
     const fs::path fixed = fs::temp_directory_path() / "exmsync-test-faulty-exit";
-    fs::remove_all(fixed);
+    boost::system::error_code held;
+    fs::remove_all(fixed, held);
     TempDir dir(fixed.parent_path(), fixed.filename().string());
     auto inner = transport::make_local_transport(dir.path());
     EXPECT_EXIT(
