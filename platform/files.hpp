@@ -183,6 +183,16 @@ std::string entry_problem_at(const Handle& dir, const std::string& name);
 // Why entries cannot be created in or removed from the open folder, or "".
 std::string folder_problem(const Handle& dir);
 
+// Who may read a file: for a secret (a credentials file) that must be this
+// user's own and readable by nobody else. On Windows, where access is the
+// ACL's, `mode` is reported as 0600 and `mine` as true.
+struct Access {
+    Kind kind = Kind::Other;
+    unsigned mode = 0;  // the permission bits (0644)
+    bool mine = false;  // owned by the user this process runs as
+};
+Error access_of(const std::string& path, Access& out);
+
 // A UTF-8 path as the standard streams (std::ifstream, std::ofstream) take
 // it: UTF-16 on Windows, where a narrow name would be read in the ANSI code
 // page and a non-ASCII name would not be found.

@@ -147,6 +147,15 @@ Error read_link(int dir, const char* name, std::string& out) {
 
 std::int64_t mtime_resolution_ns() { return 1; }
 
+Error access_of(const std::string& path, Access& out) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return last();
+    out.kind = S_ISREG(st.st_mode) ? Kind::File : S_ISDIR(st.st_mode) ? Kind::Folder : Kind::Other;
+    out.mode = static_cast<unsigned>(st.st_mode & 07777);
+    out.mine = st.st_uid == ::geteuid();
+    return ok();
+}
+
 std::filesystem::path stream_path(const std::string& utf8) { return std::filesystem::path(utf8); }
 
 std::FILE* create_c_file(const std::string& utf8, Error& error) {

@@ -235,6 +235,19 @@ Error set_write_time(HANDLE handle, std::int64_t mtime_ns) {
 
 std::int64_t mtime_resolution_ns() { return 100; }
 
+Error access_of(const std::string& path, Access& out) {
+    Handle entry;
+    if (auto error = open_raw(long_path(path), FILE_READ_ATTRIBUTES, kShareAll, FILE_FLAG_BACKUP_SEMANTICS, entry)) {
+        return error;
+    }
+    Info info;
+    if (auto error = describe(native(entry), info)) return error;
+    out.kind = info.kind;
+    out.mode = 0600;  // see files.hpp: the ACL decides, not mode bits
+    out.mine = true;
+    return ok();
+}
+
 std::filesystem::path stream_path(const std::string& utf8) { return std::filesystem::path(widen(utf8)); }
 
 std::FILE* create_c_file(const std::string& utf8, Error& error) {

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -74,6 +75,17 @@ std::vector<std::string> arguments(int argc, char** argv);
 // Before anything is read or written: stdin and stdout carry archives
 // (apply -, pack -o -), so no newline translation; the console shows UTF-8.
 void prepare_standard_streams();
+
+// A shared library loaded for the life of the process (libsmbclient, loaded
+// when a share is first used): nullptr with the system's reason in `error`.
+void* load_library(const std::string& name, std::string& error);
+// One of its functions, or nullptr.
+void* library_symbol(void* library, const std::string& name);
+
+// Runs `call` while this process's stdout (descriptor 1, where a C library
+// may print) goes to a temporary file, and returns what was printed there.
+// Throws PipeError when stdout cannot be redirected.
+std::string capture_stdout(const std::function<void()>& call);
 
 // This process's own stdin and stdout, unbuffered: the agent's side of the pipes.
 std::optional<std::size_t> read_stdin(char* buffer, std::size_t size, int timeout_ms);

@@ -1,5 +1,6 @@
 #include "platform/process.hpp"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -180,6 +181,18 @@ std::optional<std::size_t> read_stdin(char* buffer, std::size_t size, int timeou
 void write_stdout(const char* data, std::size_t size) { write_fd(1, data, size); }
 
 std::vector<std::string> arguments(int argc, char** argv) { return {argv, argv + argc}; }
+
+void* load_library(const std::string& name, std::string& error) {
+    // RTLD_NOW: a missing function shows at once, not halfway through a push.
+    void* library = ::dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+        const char* why = ::dlerror();
+        error = why ? why : name + ": cannot be loaded";
+    }
+    return library;
+}
+
+void* library_symbol(void* library, const std::string& name) { return ::dlsym(library, name.c_str()); }
 
 void prepare_standard_streams() {}
 

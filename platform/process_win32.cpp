@@ -331,6 +331,16 @@ std::vector<std::string> arguments(int argc, char** argv) {
     return out;
 }
 
+void* load_library(const std::string& name, std::string& error) {
+    HMODULE library = ::LoadLibraryW(widen(name).c_str());
+    if (!library) error = name + ": " + message(::GetLastError());
+    return reinterpret_cast<void*>(library);
+}
+
+void* library_symbol(void* library, const std::string& name) {
+    return reinterpret_cast<void*>(::GetProcAddress(static_cast<HMODULE>(library), name.c_str()));
+}
+
 void prepare_standard_streams() {
     // Archives go through stdin and stdout (apply -, pack -o -): no CR/LF
     // translation. The console shows UTF-8 text as UTF-8.

@@ -1,11 +1,7 @@
 #include "transport/smb.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <sys/time.h>
-#include <unistd.h>
-
+// libsmbclient's API is POSIX's: struct stat, struct statvfs, struct
+// timeval and the O_ flags come with its header (smb_library.hpp).
 #include <algorithm>
 #include <boost/filesystem/operations.hpp>
 #include <cerrno>
@@ -22,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "platform/files.hpp"
+#include "platform/process.hpp"
 #include "transport/path.hpp"
 #include "transport/smb_library.hpp"
 
@@ -91,17 +89,19 @@ const char* const kClientConfig =
     "  log level = 0\n";
 
 void load_client_config(SMBCCTX* ctx) {
-    std::string dir = boost::filesystem::temp_directory_path().string();
-    std::string name = dir + "/exmsync-smb-XXXXXX";
-    std::vector<char> path(name.begin(), name.end());
-    path.push_back('\0');
-    int fd = mkstemp(path.data());
-    if (fd < 0) throw Error("cannot write exmsync's SMB client settings in " + dir + ": " + std::strerror(errno));
-    std::string text = kClientConfig;
-    bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    ::close(fd);
-    int rc = written ? api().smbc_setConfiguration(ctx, path.data()) : -1;
-    ::unlink(path.data());
+    const auto dir = boost::filesystem::temp_directory_path();
+    // Created exclusively under a name nobody can guess, so no one else's
+    // file or link is written through.
+    const std::string path = (dir / boost::filesystem::unique_path("exmsync-smb-%%%%-%%%%-%%%%-%%%%")).string();
+    platform::Error error;
+    std::FILE* file = platform::create_c_file(path, error);
+    if (!file) throw Error("cannot write exmsync's SMB client settings in " + dir.string() + ": " + error.text());
+    const std::string text = kClientConfig;
+    bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
+    written = std::fclose(file) == 0 && written;
+    int rc = written ? api().smbc_setConfiguration(ctx, path.c_str()) : -1;
+    boost::system::error_code ignored;
+    boost::filesystem::remove(path, ignored);
     if (rc != 0) throw Error("cannot load exmsync's SMB client settings (libsmbclient refused them)");
     // Command-line level in Samba's loadparm: nothing loaded later overrides it.
     if (!api().smbc_setOptionProtocols(ctx, "SMB3_00", "SMB3_11"))
@@ -202,17 +202,18 @@ struct Credentials {
 
 // mount.cifs' format: key=value lines; "user" and "pass" as it also takes them.
 Credentials read_credentials(const std::string& target, const std::string& file) {
-    struct stat st {};
-    if (::stat(file.c_str(), &st) != 0)
-        throw Error("target " + target + ": cannot read the credentials file " + file + ": " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) throw Error("target " + target + ": credentials file " + file + " is not a file");
-    if ((st.st_mode & 077) != 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    platform::Access access;
+    if (auto error = platform::access_of(file, access))
+        throw Error("target " + target + ": cannot read the credentials file " + file + ": " + error.text());
+    if (access.kind != platform::Kind::File)
+        throw Error("target " + target + ": credentials file " + file + " is not a file");
+    if ((access.mode & 077) != 0) {
+        char mode[16];
+        std::snprintf(mode, sizeof mode, "%04o", access.mode & 07777u);
         throw Error("target " + target + ": credentials file " + file + " is readable by others (mode " + mode +
                     "); make it readable by its owner only: chmod 600 " + file);
     }
-    if (st.st_uid != ::geteuid())
+    if (!access.mine)
         throw Error("target " + target + ": credentials file " + file +
                     " belongs to another user; use a file of your own (chmod 600)");
     std::ifstream in(file);
@@ -634,33 +635,11 @@ private:
     // unencrypted all the same. Its stdout is caught while connecting: the
     // message refuses the target, and nothing corrupts --json.
     static std::string connect_capturing_stdout(const std::function<void()>& call) {
-        std::fflush(stdout);
-        FILE* sink = std::tmpfile();
-        const int saved = sink ? ::dup(1) : -1;
-        if (saved < 0 || ::dup2(::fileno(sink), 1) < 0) {
-            if (saved >= 0) ::close(saved);
-            if (sink) std::fclose(sink);
-            throw Error("cannot redirect libsmbclient's output while connecting: " + std::string(std::strerror(errno)));
-        }
-        auto restore = [&] {
-            std::fflush(stdout);
-            ::dup2(saved, 1);
-            ::close(saved);
-        };
         try {
-            call();
-        } catch (...) {
-            restore();
-            std::fclose(sink);
-            throw;
+            return platform::capture_stdout(call);
+        } catch (const platform::PipeError& e) {
+            throw Error(std::string("cannot catch libsmbclient's output while connecting: ") + e.what());
         }
-        restore();
-        std::string text;
-        std::rewind(sink);
-        char buffer[512];
-        while (std::size_t n = std::fread(buffer, 1, sizeof buffer, sink)) text.append(buffer, n);
-        std::fclose(sink);
-        return text;
     }
 
     // After the first connection, a reconnection (libsmbclient makes one

@@ -1,10 +1,9 @@
 #include "transport/smb_library.hpp"
 
-#include <dlfcn.h>
-
 #include <string>
 #include <type_traits>
 
+#include "platform/process.hpp"
 #include "transport/transport.hpp"
 
 namespace exmsync::transport::smbc {
@@ -15,16 +14,15 @@ namespace {
 constexpr const char* kSoname = "libsmbclient.so.0";
 
 Library load() {
-    // RTLD_NOW: a missing function shows here, not halfway through a push.
-    void* handle = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
+    std::string why;
+    void* handle = platform::load_library(kSoname, why);
     if (!handle) {
-        const char* why = ::dlerror();
-        throw Error(std::string("smb:// targets need libsmbclient, which cannot be loaded (") +
-                    (why ? why : kSoname) + "); install it (Debian: apt-get install libsmbclient)");
+        throw Error("smb:// targets need libsmbclient, which cannot be loaded (" + why +
+                    "); install it (Debian: apt-get install libsmbclient)");
     }
     Library lib;
     auto bind = [&](auto& function, const char* name) {
-        void* symbol = ::dlsym(handle, name);
+        void* symbol = platform::library_symbol(handle, name);
         if (!symbol)
             throw Error(std::string("the installed libsmbclient lacks ") + name +
                         "; install a newer libsmbclient");

@@ -1,9 +1,10 @@
 #include "transport/ssh.hpp"
 
+// sftp_open takes POSIX's O_ flags: they are libssh's API, as the
+// struct timeval of sftp_utimes is (this backend is not built on Windows).
 #include <fcntl.h>
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
-#include <sys/time.h>
 
 #include <algorithm>
 #include <set>
