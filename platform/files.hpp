@@ -52,9 +52,14 @@ struct Error {
     Errc code = Errc::ok;
     long native = 0;
     explicit operator bool() const { return code != Errc::ok; }
-    // The system's own one-line text for `native` (strerror, FormatMessage).
+    // One line: fixed words for the kinds the system has no text for
+    // (is_a_folder, not_a_file, not_a_link, replaced), else system_text.
     std::string text() const;
 };
+
+// The system's own one-line text for a native error code (strerror,
+// FormatMessage).
+std::string system_text(long native);
 
 enum class Kind { File, Folder, Link, Other };
 

@@ -164,16 +164,7 @@ std::FILE* create_c_file(const std::string& utf8, Error& error) {
     return file;
 }
 
-
-std::string Error::text() const {
-    switch (code) {
-    case Errc::is_a_folder: return "it is a folder, not a file";
-    case Errc::not_a_file: return "it is not a regular file";
-    case Errc::not_a_link: return "it is not a symlink";
-    case Errc::replaced: return "it was replaced while being opened; run again";
-    default: return std::strerror(static_cast<int>(native));
-    }
-}
+std::string system_text(long native) { return std::strerror(static_cast<int>(native)); }
 
 Error Handle::close() {
     if (!valid()) return ok();

@@ -271,15 +271,7 @@ std::FILE* create_c_file(const std::string& utf8, Error& error) {
     return file;
 }
 
-
-std::string Error::text() const {
-    switch (code) {
-    case Errc::is_a_folder: return "it is a folder, not a file";
-    case Errc::not_a_file: return "it is not a regular file";
-    case Errc::not_a_link: return "it is not a symlink";
-    case Errc::replaced: return "it was replaced while being opened; run again";
-    default: break;
-    }
+std::string system_text(long native) {
     wchar_t* message = nullptr;
     const DWORD length = ::FormatMessageW(
         FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,

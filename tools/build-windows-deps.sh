@@ -36,7 +36,7 @@ toolchain="$here/windows/toolchain-mingw64.cmake"
 jobs=${JOBS:-$(nproc)}
 
 # Bump when the way the prefix is built changes, so old prefixes are not reused.
-recipe=1
+recipe=2
 
 log() { echo "win-deps: $*" >&2; }
 die() { echo "win-deps: $*" >&2; exit 2; }
@@ -400,17 +400,7 @@ endforeach()
 unset(_boost_comp)
 unset(_boost_upper)
 EOF
-  cat >"$dir/BoostConfigVersion.cmake" <<EOF
-set(PACKAGE_VERSION $v)
-if(PACKAGE_FIND_VERSION AND PACKAGE_FIND_VERSION VERSION_GREATER PACKAGE_VERSION)
-  set(PACKAGE_VERSION_COMPATIBLE FALSE)
-else()
-  set(PACKAGE_VERSION_COMPATIBLE TRUE)
-  if(PACKAGE_FIND_VERSION STREQUAL PACKAGE_VERSION)
-    set(PACKAGE_VERSION_EXACT TRUE)
-  endif()
-endif()
-EOF
+  write_version_file "$dir/BoostConfigVersion.cmake" "$v"
 }
 
 write_version_file() {  # file version: same major version, not older than asked
