@@ -22,6 +22,10 @@ bool process_alive(std::int64_t pid);
 // the same process ("" when unknown): a pid reused by a later process gives
 // another value.
 std::string process_start_time(std::int64_t pid);
+// An environment variable's value in UTF-8, or "" when it is not set (on
+// Windows read as UTF-16: getenv gives the ANSI code page, which cannot hold
+// every user's profile path).
+std::string environment(const std::string& name);
 // The path of this program's executable ("" if the system will not say).
 std::string executable_path();
 // UTC, ISO 8601 with seconds: 2026-11-28T20:15:03Z.

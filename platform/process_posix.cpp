@@ -47,6 +47,11 @@ std::string process_start_time(std::int64_t pid) {
     return {};
 }
 
+std::string environment(const std::string& name) {
+    const char* value = std::getenv(name.c_str());
+    return value ? value : "";
+}
+
 std::string executable_path() {
     char path[4096];
     const ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);

@@ -138,6 +138,15 @@ std::string process_start_time(std::int64_t pid) {
     return std::to_string(steps.QuadPart);
 }
 
+std::string environment(const std::string& name) {
+    const std::wstring wide = widen(name);
+    const DWORD size = ::GetEnvironmentVariableW(wide.c_str(), nullptr, 0);
+    if (size == 0) return {};
+    std::wstring value(size, L'\0');
+    const DWORD length = ::GetEnvironmentVariableW(wide.c_str(), value.data(), size);
+    return length < size ? narrow(value.data(), length) : std::string();
+}
+
 std::string executable_path() {
     std::wstring path(32768, L'\0');  // the longest path Windows has
     const DWORD n = ::GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size()));

@@ -9,6 +9,7 @@
 #include "sync/error.hpp"
 #include "sync/log.hpp"
 #include "sync/target.hpp"
+#include "platform/process.hpp"
 
 namespace exmsync::sync {
 namespace fs = boost::filesystem;
@@ -30,10 +31,10 @@ void trim_cache_dir(const fs::path& dir) {
 
 fs::path user_cache_dir() {
 #ifdef _WIN32
-    if (const char* local = std::getenv("LOCALAPPDATA"); local && *local) return fs::path(local) / "exmsync";
+    if (auto local = platform::environment("LOCALAPPDATA"); !local.empty()) return fs::path(local) / "exmsync";
 #endif
-    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return fs::path(xdg) / "exmsync";
-    if (const char* home = std::getenv("HOME"); home && *home) return fs::path(home) / ".cache" / "exmsync";
+    if (auto xdg = platform::environment("XDG_CACHE_HOME"); !xdg.empty()) return fs::path(xdg) / "exmsync";
+    if (auto home = platform::environment("HOME"); !home.empty()) return fs::path(home) / ".cache" / "exmsync";
     return fs::temp_directory_path() / "exmsync-cache";
 }
 

@@ -6,6 +6,7 @@
 
 #include <boost/filesystem.hpp>
 #include <cstdio>
+#include <cstdlib>
 
 #include "platform/files.hpp"
 
@@ -20,6 +21,17 @@ TEST(Process, ThisProcessIsAliveAndKnowsItsProgram) {
     ASSERT_FALSE(program.empty());
     EXPECT_TRUE(boost::filesystem::is_regular_file(program)) << program;
     EXPECT_EQ(utc_now().size(), 20u);  // 2026-11-28T20:15:03Z
+}
+
+TEST(Process, EnvironmentInUtf8) {
+    // Set through the C runtime, which also sets the process's own block.
+#ifdef _WIN32
+    ASSERT_EQ(::_wputenv_s(L"EXMSYNC_TEST_VALUE", L"caf\u00e9"), 0);
+#else
+    ASSERT_EQ(::setenv("EXMSYNC_TEST_VALUE", "caf\xc3\xa9", 1), 0);
+#endif
+    EXPECT_EQ(environment("EXMSYNC_TEST_VALUE"), "caf\xc3\xa9");
+    EXPECT_EQ(environment("EXMSYNC_TEST_NOT_SET"), "");
 }
 
 TEST(Process, StdoutOfACLibraryIsCaught) {
