@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "platform/files.hpp"
+
 namespace exmsync::testing {
 
 namespace fs = boost::filesystem;
@@ -53,9 +55,8 @@ private:
     fs::path path_;
 };
 
-// The standard streams take a std::filesystem::path in UTF-16 on Windows;
-// a narrow name would be read in the ANSI code page there.
-inline std::filesystem::path stream_path(const fs::path& path) { return std::filesystem::path(path.native()); }
+// The standard streams take the name in UTF-16 on Windows (platform::stream_path).
+inline std::filesystem::path stream_path(const fs::path& path) { return platform::stream_path(path.string()); }
 
 // Points the system's temporary folder (TMPDIR; TMP and TEMP on Windows) at
 // `folder` for this process and the children it starts; back when destroyed.

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <boost/filesystem.hpp>
-#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -15,10 +14,6 @@ namespace exmsync::platform {
 namespace {
 
 namespace fs = boost::filesystem;
-
-// The standard streams take a std::filesystem::path in UTF-16 on Windows;
-// a narrow name would be read in the ANSI code page there.
-std::filesystem::path stream_path(const fs::path& path) { return std::filesystem::path(path.native()); }
 
 class Folder {
 public:
@@ -32,11 +27,11 @@ public:
     const fs::path& path() const { return path_; }
     void write(const std::string& rel, const std::string& content) const {
         fs::create_directories((path_ / rel).parent_path());
-        std::ofstream out(stream_path(path_ / rel), std::ios::binary);
+        std::ofstream out(stream_path((path_ / rel).string()), std::ios::binary);
         out << content;
     }
     std::string read(const std::string& rel) const {
-        std::ifstream in(stream_path(path_ / rel), std::ios::binary);
+        std::ifstream in(stream_path((path_ / rel).string()), std::ios::binary);
         return std::string(std::istreambuf_iterator<char>(in), {});
     }
     Handle open() const {
@@ -237,7 +232,7 @@ TEST(Files, EntryProblemsBeforeTheCommit) {
 #ifdef _WIN32
     {
         // The C runtime opens without FILE_SHARE_DELETE, as IIS does.
-        std::ifstream held(stream_path(dir.path() / "held.html"), std::ios::binary);
+        std::ifstream held(stream_path((dir.path() / "held.html").string()), std::ios::binary);
         ASSERT_TRUE(held);
         const std::string problem = entry_problem_at(root, "held.html");
         EXPECT_NE(problem.find("it is open in "), std::string::npos) << problem;
