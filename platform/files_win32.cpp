@@ -9,6 +9,11 @@
 // - Renames never replace (MoveFileExW without MOVEFILE_REPLACE_EXISTING),
 //   and listings take sizes, times and file ids from the directory query
 //   itself (FileIdBothDirectoryInfo), with no open per child.
+// - A name finds only the entry stored under exactly that name, as on
+//   POSIX: on a file system that folds case (NTFS, SMB shares) CreateFileW
+//   finds Welcome.html by the name welcome.html, and the apply would take a
+//   case-only rename's new name for taken and remove or stat the old entry
+//   by the new name. Each lookup by name checks the stored spelling.
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -20,11 +25,11 @@
 
 #include <boost/filesystem/detail/utf8_codecvt_facet.hpp>
 #include <boost/filesystem/path.hpp>
-#include <cstring>
 #include <locale>
 #include <vector>
 
 #include "platform/files.hpp"
+#include "platform/win32_entries.hpp"
 #include "platform/win32_text.hpp"
 
 namespace exmsync::platform {
@@ -122,13 +127,6 @@ LARGE_INTEGER to_steps(std::int64_t ns) {
     return out;
 }
 
-Kind kind_of(DWORD attributes) {
-    if (attributes & FILE_ATTRIBUTE_REPARSE_POINT) return Kind::Link;
-    if (attributes & FILE_ATTRIBUTE_DIRECTORY) return Kind::Folder;
-    if (attributes & FILE_ATTRIBUTE_DEVICE) return Kind::Other;
-    return Kind::File;
-}
-
 Error describe(HANDLE handle, Info& out) {
     BY_HANDLE_FILE_INFORMATION file{};
     if (!::GetFileInformationByHandle(handle, &file)) return last();
@@ -150,6 +148,21 @@ constexpr DWORD kShareAll = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELE
 constexpr DWORD kShareNoDelete = FILE_SHARE_READ | FILE_SHARE_WRITE;
 constexpr DWORD kNoFollow = FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT;
 
+// Whether the last component of `path` is stored with exactly that
+// spelling: the directory's own record (FindFirstFileExW on the name, no
+// wildcard) holds the stored name, on NTFS, on an SMB share and under Wine
+// alike. A name with a wildcard character cannot be stored on Windows.
+bool stored_as_named(const std::wstring& path) {
+    const std::size_t slash = path.find_last_of(L'\\');
+    const std::wstring name = slash == std::wstring::npos ? path : path.substr(slash + 1);
+    if (name.empty() || name.find_first_of(L"*?<>\"") != std::wstring::npos) return false;
+    WIN32_FIND_DATAW found{};
+    HANDLE search = ::FindFirstFileExW(path.c_str(), FindExInfoBasic, &found, FindExSearchNameMatch, nullptr, 0);
+    if (search == INVALID_HANDLE_VALUE) return false;
+    ::FindClose(search);
+    return name == found.cFileName;
+}
+
 Error open_raw(const std::wstring& path, DWORD access, DWORD share, DWORD flags, Handle& out) {
     HANDLE handle = ::CreateFileW(path.c_str(), access, share, nullptr, OPEN_EXISTING, flags, nullptr);
     if (handle == INVALID_HANDLE_VALUE) return last();
@@ -159,6 +172,21 @@ Error open_raw(const std::wstring& path, DWORD access, DWORD share, DWORD flags,
     return ok();
 }
 
+// After a child was opened by `path`: one stored under another case is
+// not_found, and is let go. Roots and paths the operator typed are opened
+// as Windows reads them; only names below a root are exact.
+Error exactly_named(const std::wstring& path, Handle& opened) {
+    if (stored_as_named(path)) return ok();
+    opened = Handle();
+    return fail(ERROR_FILE_NOT_FOUND);
+}
+
+Error open_child(const Handle& dir, const std::string& name, DWORD access, DWORD flags, Handle& out) {
+    const std::wstring path = child_path(dir, name);
+    if (auto error = open_raw(path, access, kShareAll, flags, out)) return error;
+    return exactly_named(path, out);
+}
+
 Error open_folder_checked(const std::wstring& path, DWORD share, DWORD flags, Handle& out) {
     Handle folder;
     if (auto error = open_raw(path, FILE_LIST_DIRECTORY | FILE_READ_ATTRIBUTES | SYNCHRONIZE, share, flags, folder)) {
@@ -166,8 +194,7 @@ Error open_folder_checked(const std::wstring& path, DWORD share, DWORD flags, Ha
     }
     Info info;
     if (auto error = describe(native(folder), info)) return error;
-    if (info.kind == Kind::Link) return fail(ERROR_CANT_ACCESS_FILE);
-    if (info.kind != Kind::Folder) return fail(ERROR_DIRECTORY);
+    if (auto error = admit(info.kind, Kind::Folder)) return error;
     folder.path_ = narrow(path.data(), path.size());
     out = std::move(folder);
     return ok();
@@ -179,25 +206,10 @@ Error open_regular(const std::wstring& path, Handle& out, Info& info) {
         return error;
     }
     if (auto error = describe(native(file), info)) return error;
-    if (info.kind == Kind::Link) return fail(ERROR_CANT_ACCESS_FILE);
-    if (info.kind == Kind::Folder) return {Errc::is_a_folder, ERROR_DIRECTORY};
-    if (info.kind != Kind::File) return {Errc::not_a_file, ERROR_INVALID_FUNCTION};
+    if (auto error = admit(info.kind, Kind::File)) return error;
     out = std::move(file);
     return ok();
 }
-
-// The reparse data of an open link, as the SDK's REPARSE_DATA_BUFFER lays
-// it out (that struct lives in the DDK headers only).
-struct ReparseData {
-    ULONG tag;
-    USHORT data_length;
-    USHORT reserved;
-    USHORT substitute_offset;
-    USHORT substitute_length;
-    USHORT print_offset;
-    USHORT print_length;
-    // Symlinks have a ULONG of flags here; junctions go straight to the names.
-};
 
 Error link_text(HANDLE link, std::string& out) {
     std::vector<char> buffer(MAXIMUM_REPARSE_DATA_BUFFER_SIZE);
@@ -207,22 +219,7 @@ Error link_text(HANDLE link, std::string& out) {
         const DWORD code = ::GetLastError();
         return code == ERROR_NOT_A_REPARSE_POINT ? Error{Errc::not_a_link, static_cast<long>(code)} : fail(code);
     }
-    ReparseData head;
-    std::memcpy(&head, buffer.data(), sizeof head);
-    std::size_t names = sizeof head;
-    if (head.tag == IO_REPARSE_TAG_SYMLINK) names += sizeof(ULONG);
-    else if (head.tag != IO_REPARSE_TAG_MOUNT_POINT) return {Errc::not_a_link, ERROR_NOT_A_REPARSE_POINT};
-    // The print name is what the link was made with ("..\shared\a.html").
-    USHORT offset = head.print_offset, length = head.print_length;
-    if (length == 0) offset = head.substitute_offset, length = head.substitute_length;
-    if (names + offset + length > got) return {Errc::io, ERROR_INVALID_DATA};
-    std::wstring text(length / sizeof(wchar_t), L'\0');
-    std::memcpy(text.data(), buffer.data() + names + offset, length);
-    // The manifest keeps '/' so a tree lists the same on either system.
-    for (auto& c : text)
-        if (c == L'\\') c = L'/';
-    out = narrow(text.data(), text.size());
-    return ok();
+    return link_text_of(buffer.data(), got, out);
 }
 
 Error set_write_time(HANDLE handle, std::int64_t mtime_ns) {
@@ -317,7 +314,9 @@ Error read_link_path(const std::string& path, std::string& out) {
 // ---- relative to an open folder ----
 
 Error open_folder_at(const Handle& dir, const std::string& name, Handle& out) {
-    return open_folder_checked(child_path(dir, name), kShareNoDelete, kNoFollow, out);
+    const std::wstring path = child_path(dir, name);
+    if (auto error = open_folder_checked(path, kShareNoDelete, kNoFollow, out)) return error;
+    return name.empty() ? ok() : exactly_named(path, out);
 }
 
 Error open_folder_beneath(const Handle&, const std::string&, Handle&) {
@@ -328,9 +327,7 @@ Error open_folder_beneath(const Handle&, const std::string&, Handle&) {
 Error stat_at(const Handle& dir, const std::string& name, Info& out) {
     if (name.empty()) return describe(native(dir), out);
     Handle entry;
-    if (auto error = open_raw(child_path(dir, name), FILE_READ_ATTRIBUTES, kShareAll, kNoFollow, entry)) {
-        return error;
-    }
+    if (auto error = open_child(dir, name, FILE_READ_ATTRIBUTES, kNoFollow, entry)) return error;
     return describe(native(entry), out);
 }
 
@@ -376,12 +373,14 @@ Error list_folder(const Handle& dir, std::vector<FolderEntry>& out, std::string&
 
 Error read_link_at(const Handle& dir, const std::string& name, std::string& out) {
     Handle link;
-    if (auto error = open_raw(child_path(dir, name), FILE_READ_ATTRIBUTES, kShareAll, kNoFollow, link)) return error;
+    if (auto error = open_child(dir, name, FILE_READ_ATTRIBUTES, kNoFollow, link)) return error;
     return link_text(native(link), out);
 }
 
 Error open_file_at(const Handle& dir, const std::string& name, Handle& out, Info& info) {
-    return open_regular(child_path(dir, name), out, info);
+    const std::wstring path = child_path(dir, name);
+    if (auto error = open_regular(path, out, info)) return error;
+    return exactly_named(path, out);
 }
 
 Error create_file_at(const Handle& dir, const std::string& name, Handle& out) {
@@ -418,15 +417,19 @@ Error rename_at(const Handle& from_dir, const std::string& from, const Handle& t
     // No MOVEFILE_REPLACE_EXISTING: anything at `to` is ERROR_ALREADY_EXISTS;
     // no MOVEFILE_COPY_ALLOWED: another volume is an error, never a copy.
     // A link is moved itself.
-    if (::MoveFileExW(child_path(from_dir, from).c_str(), child_path(to_dir, to).c_str(), 0)) return ok();
+    const std::wstring source = child_path(from_dir, from);
+    if (!stored_as_named(source)) {
+        // Not there under this spelling (or not there at all: ask the system why).
+        if (::GetFileAttributesW(source.c_str()) == INVALID_FILE_ATTRIBUTES) return last();
+        return fail(ERROR_FILE_NOT_FOUND);
+    }
+    if (::MoveFileExW(source.c_str(), child_path(to_dir, to).c_str(), 0)) return ok();
     return last();
 }
 
 Error set_mtime_at(const Handle& dir, const std::string& name, std::int64_t mtime_ns) {
     Handle entry;
-    if (auto error = open_raw(child_path(dir, name), FILE_WRITE_ATTRIBUTES, kShareAll, kNoFollow, entry)) {
-        return error;
-    }
+    if (auto error = open_child(dir, name, FILE_WRITE_ATTRIBUTES, kNoFollow, entry)) return error;
     return set_write_time(native(entry), mtime_ns);
 }
 

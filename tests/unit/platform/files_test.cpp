@@ -263,6 +263,39 @@ TEST(Files, CaseOnlyRename) {
     EXPECT_EQ(dir.read("welcome.html"), "W");
 }
 
+// A name finds only the entry stored under exactly that name, also where
+// the file system folds case (Windows): the apply takes a case-only rename's
+// new name for free, and never stats, removes or moves the old entry by it.
+TEST(Files, LookupsFindOnlyTheStoredSpelling) {
+    Folder dir;
+    dir.write("Welcome.html", "W");
+    fs::create_directories(dir.path() / "Folder");
+    Handle root = dir.open();
+    Info info;
+    EXPECT_EQ(stat_at(root, "welcome.html", info).code, Errc::not_found);
+    EXPECT_FALSE(stat_at(root, "Welcome.html", info));
+    Handle opened;
+    EXPECT_EQ(open_file_at(root, "WELCOME.HTML", opened, info).code, Errc::not_found);
+    EXPECT_FALSE(opened.valid());
+    EXPECT_EQ(open_folder_at(root, "folder", opened).code, Errc::not_found);
+    EXPECT_FALSE(open_folder_at(root, "Folder", opened));
+    EXPECT_EQ(set_mtime_at(root, "welcome.html", 0).code, Errc::not_found);
+    EXPECT_EQ(remove_at(root, "welcome.html").code, Errc::not_found);
+    EXPECT_EQ(rename_at(root, "welcome.html", root, "moved.html").code, Errc::not_found);
+    EXPECT_EQ(rename_at(root, "welcome.html", root, "moved.html", true).code, Errc::not_found);
+    EXPECT_EQ(dir.read("Welcome.html"), "W");
+    // Creating the other spelling is refused where it would be the same entry.
+    if (fs::exists(dir.path() / "WELCOME.HTML")) {  // the file system folds case
+        Handle created;
+        EXPECT_EQ(create_file_at(root, "welcome.html", created).code, Errc::exists);
+        EXPECT_EQ(make_folder_at(root, "FOLDER").code, Errc::exists);
+    }
+    std::vector<FolderEntry> children;
+    std::string failed;
+    ASSERT_FALSE(list_folder(root, children, failed));
+    EXPECT_EQ(children.size(), 2u);
+}
+
 TEST(Files, LongPaths) {
     // Past Windows' 260-character MAX_PATH: \\?\ paths on the Win32 side.
     Folder dir;

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <memory>
+#include <set>
+
 #include "platform/process.hpp"
 #include "support/child_task.hpp"
 #include "support/random_tree.hpp"
@@ -121,6 +125,83 @@ TEST(Push, NoDeleteKeepsTargetOnlyFiles) {
     ASSERT_TRUE(push_one(dir / "src", dir / "t", options).ok);
     EXPECT_TRUE(fs::exists(dir / "t/local-only.html"));
     EXPECT_TRUE(push_one(dir / "src", dir / "t", options).already_in_sync);
+}
+
+namespace {
+
+// The names in `folder` as the file system spells them.
+std::set<std::string> names_in(const fs::path& folder) {
+    std::set<std::string> names;
+    for (fs::directory_iterator it(folder), end; it != end; ++it) names.insert(it->path().filename().string());
+    return names;
+}
+
+// Through another name: Wine 8 keeps the old case on a case-only rename.
+void rename_case(const fs::path& from, const fs::path& to) {
+    fs::rename(from, from.parent_path() / ".case-rename");
+    fs::rename(from.parent_path() / ".case-rename", to);
+}
+
+}  // namespace
+
+// A case-only rename reaches a target that folds case (NTFS; Wine's view of
+// a folder): the entry is renamed, not refused as already there, and no
+// second copy or leftover stays behind. On a file system that keeps case
+// apart it is a rename like any other.
+TEST(Push, CaseOnlyRenameReachesTheTarget) {
+    TempDir dir;
+    write_file(dir / "src/Welcome.html", "welcome");
+    write_file(dir / "src/Folder/Inner.html", "inner");
+    fs::create_directories(dir / "t");
+    ASSERT_TRUE(push_one(dir / "src", dir / "t").ok);
+    rename_case(dir / "src/Welcome.html", dir / "src/welcome.html");
+    rename_case(dir / "src/Folder", dir / "src/FOLDER");
+    auto r = push_one(dir / "src", dir / "t");
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_FALSE(r.already_in_sync);
+    EXPECT_EQ(names_in(dir / "t"), (std::set<std::string>{".exmsync", "FOLDER", "welcome.html"}));
+    EXPECT_EQ(names_in(dir / "t/FOLDER"), std::set<std::string>{"Inner.html"});
+    EXPECT_EQ(read_file(dir / "t/welcome.html"), "welcome");
+    EXPECT_EQ(tree_root(dir / "t"), tree_root(dir / "src"));
+    EXPECT_TRUE(push_one(dir / "src", dir / "t").already_in_sync);
+}
+
+// IIS or an antivirus opens a file after the pre-flight looked and holds it
+// past the local transport's 5 s of retries: the commit cannot move it, is
+// undone, and the target is as it was, byte for byte, with the file named.
+// Once the file is let go the next push completes. (POSIX lets an open file
+// be renamed; failure_test makes the same step fail there with chattr +i.)
+TEST(Push, FileHeldOpenThroughTheCommitIsUndoneAndNamed) {
+#ifndef _WIN32
+    GTEST_SKIP() << "an open file blocks no rename on POSIX; failure_test fails this step with chattr +i";
+#endif
+    TempDir dir;
+    write_file(dir / "src/a.html", "old a");
+    write_file(dir / "src/b.html", "old b");
+    fs::create_directories(dir / "t");
+    ASSERT_TRUE(push_one(dir / "src", dir / "t").ok);
+    const auto before = tree_root(dir / "t");
+    write_file(dir / "src/a.html", "new a");
+    write_file(dir / "src/b.html", "new b");
+    std::unique_ptr<std::ifstream> held;  // shares reading and writing, not deleting
+    sync::PushOptions options;
+    options.before_commit = [&] {
+        held = std::make_unique<std::ifstream>(stream_path(dir / "t/b.html"), std::ios::binary);
+        ASSERT_TRUE(*held);
+    };
+    auto r = push_one(dir / "src", dir / "t", options);
+    EXPECT_FALSE(r.ok);
+    EXPECT_NE(r.error.find("b.html"), std::string::npos) << r.error;
+    EXPECT_NE(r.error.find("holds it open"), std::string::npos) << r.error;
+    held.reset();
+    EXPECT_EQ(tree_root(dir / "t"), before);
+    EXPECT_EQ(read_file(dir / "t/a.html"), "old a");
+    EXPECT_EQ(read_file(dir / "t/b.html"), "old b");
+    EXPECT_EQ(names_in(dir / "t"), (std::set<std::string>{".exmsync", "a.html", "b.html"}));
+    auto again = push_one(dir / "src", dir / "t");
+    ASSERT_TRUE(again.ok) << again.error;
+    EXPECT_EQ(tree_root(dir / "t"), tree_root(dir / "src"));
+    EXPECT_EQ(read_file(dir / "t/b.html"), "new b");
 }
 
 // A live process of this host holds the lock (a waiting child stands in for it).
