@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,6 +28,10 @@ struct Output {
     bool json = false;
     bool quiet = false;  // -q: results and warnings that matter, no notes
     std::string command;
+    // stdout carries data (pack -o -): results and the JSON object, failures
+    // included, go to stderr so that nothing is appended to the archive.
+    bool stdout_is_data = false;
+    std::ostream& results() const { return stdout_is_data ? std::cerr : std::cout; }
 };
 
 // The warnings of one run: on stderr as they come, and kept (the first

@@ -20,6 +20,7 @@ struct PackArgs {
 };
 
 int run_pack(const PackArgs& args, Output& out) {
+    out.stdout_is_data = args.output == "-";
     sync::PushOptions options;
     auto scan = args.scan.snapshot_options();
     options.filter = scan.filter;
@@ -30,8 +31,8 @@ int run_pack(const PackArgs& args, Output& out) {
     auto report = sync::pack(location(args.source), location(args.base), args.output, options);
     const auto& h = report.header;
     if (!out.json) {
-        std::cout << args.output << ": changeset " << h.id() << " for a target at " << h.base_root.hex().substr(0, 16)
-                  << ": " << report::counts_text(h.counts, true) << '\n';
+        out.results() << args.output << ": changeset " << h.id() << " for a target at "
+                      << h.base_root.hex().substr(0, 16) << ": " << report::counts_text(h.counts, true) << '\n';
         return kOk;
     }
     nlohmann::json result = json_head(out, true);
@@ -41,7 +42,7 @@ int run_pack(const PackArgs& args, Output& out) {
     result["base_root"] = h.base_root.hex();
     result["new_root"] = h.new_root.hex();
     result["counts"] = report::counts_json(h.counts);
-    std::cout << result.dump() << '\n';
+    out.results() << result.dump() << '\n';
     return kOk;
 }
 
@@ -52,7 +53,9 @@ Runner add_pack_command(CLI::App& cmd) {
     cmd.add_option("SOURCE", args->source, "The source folder")->required();
     cmd.add_option("--base", args->base, "The target's manifest ('exmsync manifest TARGET -o FILE'), or its folder")
         ->required();
-    cmd.add_option("-o,--output", args->output, "The archive to write ('-': standard output)")->required();
+    cmd.add_option("-o,--output", args->output,
+                   "The archive to write ('-': standard output, and the summary goes to stderr)")
+        ->required();
     cmd.add_flag("--no-delete", args->no_delete, "Keep files that only the target has");
     cmd.add_flag("--allow-unportable-names", args->allow_unportable,
                  "Pack names a Windows or SMB target would refuse or merge (only for Linux targets)");

@@ -91,7 +91,8 @@ bool wants_json(int argc, char** argv) {
     return false;
 }
 
-// Prints a failure: one line on stderr, and with --json the error object on stdout.
+// Prints a failure: one line on stderr, and with --json the error object
+// where results go (stdout, unless stdout carries an archive).
 int fail(const Output& out, const std::string& code, const std::string& message, bool usage) {
     std::string where = out.command.empty() ? "exmsync" : "exmsync " + out.command;
     std::string help = out.command.empty() ? "exmsync help" : "exmsync help " + out.command;
@@ -100,7 +101,7 @@ int fail(const Output& out, const std::string& code, const std::string& message,
     if (out.json) {
         nlohmann::json error = json_head(out, false);
         error["error"] = {{"code", code}, {"message", message}};
-        std::cout << error.dump() << '\n';
+        out.results() << error.dump() << '\n';
     }
     return kError;
 }

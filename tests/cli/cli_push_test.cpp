@@ -194,6 +194,34 @@ TEST_F(Push, PackAndApplyEqualsPush) {
               targets[0].string() + ": in sync\n1 target: 0 updated, 1 already in sync, 0 failed\n");
 }
 
+// pack -o - | apply -: stdout is the archive, so pack's summary (and its
+// JSON object) goes to stderr; appended to the archive it made the far
+// side refuse the whole changeset as damaged.
+TEST_F(Push, PackToStdoutAppliesFromStdin) {
+    ASSERT_EQ(cli_run("push " + q(src) + " " + q(targets[0])).exit_code, 0);
+    TreeMaker(16).mutate(src);
+    ASSERT_EQ(cli_run("manifest " + q(targets[0]) + " -o " + q(work / "m")).exit_code, 0);
+    for (const std::string json : {"", " --json"}) {
+        auto p = cli_run("pack" + json + " " + q(src) + " --base " + q(work / "m") + " -o - > " +
+                         q(work / "piped.tar.zst"));
+        ASSERT_EQ(p.exit_code, 0) << p.err;
+        if (json.empty()) EXPECT_NE(p.err.find("-: changeset "), std::string::npos) << p.err;
+        else EXPECT_EQ(nlohmann::json::parse(p.err.substr(p.err.find('{')))["archive"], "-") << p.err;
+        auto f = cli_run("pack " + q(src) + " --base " + q(work / "m") + " -o " + q(work / "file.tar.zst"));
+        ASSERT_EQ(f.exit_code, 0) << f.err;
+        EXPECT_EQ(read_file(work / "piped.tar.zst"), read_file(work / "file.tar.zst"));
+    }
+    auto a = run(shell_quote(kExmsync) + " pack " + q(src) + " --base " + q(work / "m") + " -o - 2>/dev/null | " +
+                 shell_quote(kExmsync) + " apply - " + q(targets[0]));
+    ASSERT_EQ(a.exit_code, 0) << a.err;
+    EXPECT_EQ(rsync_differences(src, targets[0]), "");
+    // A failure's JSON object stays off the archive's stream too.
+    auto bad = cli_run("pack --json " + q(src) + " --base " + q(work / "missing") + " -o -");
+    EXPECT_EQ(bad.exit_code, 2) << bad.err;
+    EXPECT_EQ(bad.out, "");
+    EXPECT_NE(bad.err.find("\"error\""), std::string::npos) << bad.err;
+}
+
 TEST_F(Push, SamePackTwiceIsByteIdentical) {
     ASSERT_EQ(cli_run("push " + q(src) + " " + q(targets[0])).exit_code, 0);
     TreeMaker(14).mutate(src);
