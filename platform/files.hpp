@@ -130,7 +130,11 @@ Error open_folder_at(const Handle& dir, const std::string& name, Handle& out);
 // can refuse every link and every way out of `dir` itself (Linux openat2);
 // not_supported elsewhere, and the caller walks one component at a time.
 Error open_folder_beneath(const Handle& dir, const std::string& path, Handle& out);
-// Describes `name` in `dir` ("" for `dir` itself).
+// Describes `name` in `dir` ("" for `dir` itself). Here and in remove_at,
+// rename_at (its `from`) and set_mtime_at, `name` finds only the entry
+// stored with exactly that spelling, also where the file system folds case
+// (Windows): another spelling is not_found. Opens follow the file system's
+// own rule; their names come from listings.
 Error stat_at(const Handle& dir, const std::string& name, Info& out);
 // Describes an open file or folder.
 Error stat_handle(const Handle& handle, Info& out);

@@ -9,17 +9,19 @@
 // - Renames never replace (MoveFileExW without MOVEFILE_REPLACE_EXISTING),
 //   and listings take sizes, times and file ids from the directory query
 //   itself (FileIdBothDirectoryInfo), with no open per child.
-// - A name finds only the entry stored under exactly that name, as on
-//   POSIX: on a file system that folds case (NTFS, SMB shares) CreateFileW
-//   finds Welcome.html by the name welcome.html, and the apply would take a
-//   case-only rename's new name for taken and remove or stat the old entry
-//   by the new name. Each lookup by name checks the stored spelling.
+// - stat_at, remove_at, rename_at and set_mtime_at find only the entry
+//   stored under exactly that name, as on POSIX: on a file system that folds
+//   case (NTFS, SMB shares) CreateFileW finds Welcome.html by the name
+//   welcome.html, and the apply would take a case-only rename's new name for
+//   taken, or stat, move or remove the old entry by the new name. Opens
+//   (open_file_at, open_folder_at) are left to the file system's rule: their
+//   names come from listings, and a check there would cost a directory query
+//   per folder and per file scanned, round trips on a UNC target.
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
 #include <windows.h>
 #include <winioctl.h>
-#include <restartmanager.h>
 #include <fcntl.h>
 #include <io.h>
 
@@ -172,19 +174,15 @@ Error open_raw(const std::wstring& path, DWORD access, DWORD share, DWORD flags,
     return ok();
 }
 
-// After a child was opened by `path`: one stored under another case is
-// not_found, and is let go. Roots and paths the operator typed are opened
-// as Windows reads them; only names below a root are exact.
-Error exactly_named(const std::wstring& path, Handle& opened) {
-    if (stored_as_named(path)) return ok();
-    opened = Handle();
-    return fail(ERROR_FILE_NOT_FOUND);
-}
-
+// Opens the child `name` of `dir` to describe or change it; one stored
+// under another case is not_found, and is let go. (Roots and paths the
+// operator typed are opened as Windows reads them.)
 Error open_child(const Handle& dir, const std::string& name, DWORD access, DWORD flags, Handle& out) {
     const std::wstring path = child_path(dir, name);
     if (auto error = open_raw(path, access, kShareAll, flags, out)) return error;
-    return exactly_named(path, out);
+    if (stored_as_named(path)) return ok();
+    out = Handle();
+    return fail(ERROR_FILE_NOT_FOUND);
 }
 
 Error open_folder_checked(const std::wstring& path, DWORD share, DWORD flags, Handle& out) {
@@ -314,9 +312,7 @@ Error read_link_path(const std::string& path, std::string& out) {
 // ---- relative to an open folder ----
 
 Error open_folder_at(const Handle& dir, const std::string& name, Handle& out) {
-    const std::wstring path = child_path(dir, name);
-    if (auto error = open_folder_checked(path, kShareNoDelete, kNoFollow, out)) return error;
-    return name.empty() ? ok() : exactly_named(path, out);
+    return open_folder_checked(child_path(dir, name), kShareNoDelete, kNoFollow, out);
 }
 
 Error open_folder_beneath(const Handle&, const std::string&, Handle&) {
@@ -378,9 +374,7 @@ Error read_link_at(const Handle& dir, const std::string& name, std::string& out)
 }
 
 Error open_file_at(const Handle& dir, const std::string& name, Handle& out, Info& info) {
-    const std::wstring path = child_path(dir, name);
-    if (auto error = open_regular(path, out, info)) return error;
-    return exactly_named(path, out);
+    return open_regular(child_path(dir, name), out, info);
 }
 
 Error create_file_at(const Handle& dir, const std::string& name, Handle& out) {
@@ -500,10 +494,7 @@ std::string holders_of(const std::wstring& path) {
     WCHAR key[CCH_RM_SESSION_KEY + 1] = {};
     if (::RmStartSession(&session, 0, key) != ERROR_SUCCESS) return {};
     std::string out;
-    // Restart Manager takes ordinary paths, not \\?\ ones.
-    std::wstring plain = path.rfind(L"\\\\?\\UNC\\", 0) == 0 ? L"\\\\" + path.substr(8)
-                         : path.rfind(L"\\\\?\\", 0) == 0  ? path.substr(4)
-                                                              : path;
+    const std::wstring plain = restart_manager_path(path);
     LPCWSTR files[] = {plain.c_str()};
     UINT needed = 0, count = 0;
     DWORD reasons = 0;
@@ -511,13 +502,8 @@ std::string holders_of(const std::wstring& path) {
         ::RmGetList(session, &needed, &count, nullptr, &reasons) == ERROR_MORE_DATA && needed > 0) {
         std::vector<RM_PROCESS_INFO> apps(needed);
         count = needed;
-        if (::RmGetList(session, &needed, &count, apps.data(), &reasons) == ERROR_SUCCESS) {
-            for (UINT i = 0; i < count && i < 3; ++i) {
-                if (!out.empty()) out += ", ";
-                out += narrow(apps[i].strAppName, std::wcslen(apps[i].strAppName)) + " (pid " +
-                       std::to_string(apps[i].Process.dwProcessId) + ")";
-            }
-        }
+        if (::RmGetList(session, &needed, &count, apps.data(), &reasons) == ERROR_SUCCESS)
+            out = holder_names(apps.data(), count);
     }
     ::RmEndSession(session);
     return out;

@@ -1,8 +1,9 @@
 // What the Win32 side makes of an entry it found, apart from the calls that
 // found it, so the Windows test suite can check this logic with the records
-// Wine cannot make (Wine 8 makes no symlink or junction): which attributes
-// make a link, which kinds an open admits, and the text of a link from its
-// reparse data. Included only by files_win32.cpp and that test.
+// Wine cannot make (Wine 8 makes no symlink or junction, and its Restart
+// Manager names no holder): which attributes make a link, which kinds an
+// open admits, the text of a link from its reparse data, and the programs
+// holding a file. Included only by files_win32.cpp and that test.
 #pragma once
 
 #ifndef WIN32_LEAN_AND_MEAN
@@ -10,8 +11,10 @@
 #endif
 #include <windows.h>
 #include <winioctl.h>
+#include <restartmanager.h>
 
 #include <cstring>
+#include <cwchar>
 #include <string>
 
 #include "platform/files.hpp"
@@ -71,6 +74,26 @@ inline Error link_text_of(const char* data, std::size_t size, std::string& out) 
         if (c == L'\\') c = L'/';
     out = narrow(text.data(), text.size());
     return {};
+}
+
+// Restart Manager takes ordinary paths, not \\?\ ones.
+inline std::wstring restart_manager_path(const std::wstring& path) {
+    if (path.rfind(L"\\\\?\\UNC\\", 0) == 0) return L"\\\\" + path.substr(8);
+    if (path.rfind(L"\\\\?\\", 0) == 0) return path.substr(4);
+    return path;
+}
+
+// The programs Restart Manager found holding a file, as a message names
+// them: "w3wp.exe (pid 4711), MsMpEng.exe (pid 2020)", the first three.
+inline std::string holder_names(const RM_PROCESS_INFO* apps, UINT count) {
+    std::string out;
+    for (UINT i = 0; i < count && i < 3; ++i) {
+        if (!out.empty()) out += ", ";
+        const std::size_t length = ::wcsnlen(apps[i].strAppName, CCH_RM_MAX_APP_NAME + 1);
+        out += narrow(apps[i].strAppName, length) + " (pid " + std::to_string(apps[i].Process.dwProcessId) + ")";
+    }
+    if (count > 3) out += " and " + std::to_string(count - 3) + " more";
+    return out;
 }
 
 }  // namespace exmsync::platform

@@ -40,6 +40,17 @@ struct Located {
     std::string name;
 };
 
+// A file still held open after the retries: the message names the program
+// holding it where the system can tell (Restart Manager on Windows), as the
+// pre-flight does for a file it finds held.
+[[noreturn]] void throw_failure_naming_holders(const Where& where, const platform::Error& error, const Located& at) {
+    if (error.code == Errc::in_use) {
+        if (std::string problem = platform::entry_problem_at(at.parent, at.name); !problem.empty())
+            throw_error(where, error.text() + "; " + problem);
+    }
+    throw_failure(where, error);
+}
+
 class LocalTransport final : public Transport {
 public:
     LocalTransport(const boost::filesystem::path& root, const std::string& name)
@@ -121,14 +132,14 @@ public:
         Located target = locate(split_path(root_, to), "rename to", to);
         if (auto error = retried_while_in_use(
                 [&] { return platform::rename_at(source.parent, source.name, target.parent, target.name); })) {
-            throw_failure({root_, "rename " + quote_path(from) + " to", to}, error);
+            throw_failure_naming_holders({root_, "rename " + quote_path(from) + " to", to}, error, source);
         }
     }
 
     void remove(const std::string& path) override {
         Located at = locate(split_path(root_, path), "remove", path);
         if (auto error = retried_while_in_use([&] { return platform::remove_at(at.parent, at.name); })) {
-            throw_failure({root_, "remove", path}, error);
+            throw_failure_naming_holders({root_, "remove", path}, error, at);
         }
     }
 

@@ -3,12 +3,15 @@
 // no junctions, so Files.NeverThroughALink and the scanner's and push's
 // symlink tests are skipped there (README, "Tests"). What they would check
 // on Windows goes through these functions: the attributes that make a Link,
-// the opens that refuse one, and the text of a link.
+// the opens that refuse one, and the text of a link. Wine's Restart Manager
+// names no program holding a file either: the naming is checked here too.
 #include "platform/win32_entries.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <cwchar>
 #include <string>
 #include <vector>
 
@@ -84,6 +87,35 @@ TEST(Win32Entries, OtherTagsAndBrokenDataAreNotLinkText) {
     EXPECT_EQ(link_text_of(symlink.data(), symlink.size() - 2, text).code, Errc::io);  // names cut short
     EXPECT_EQ(link_text_of(symlink.data(), 6, text).code, Errc::io);                   // not even a head
     EXPECT_EQ(text, "unchanged");
+}
+
+TEST(Win32Entries, RestartManagerGetsOrdinaryPaths) {
+    EXPECT_EQ(restart_manager_path(L"\\\\?\\C:\\inetpub\\wwwroot\\a.html"), L"C:\\inetpub\\wwwroot\\a.html");
+    EXPECT_EQ(restart_manager_path(L"\\\\?\\UNC\\dispatch01\\wwwroot$\\a.html"), L"\\\\dispatch01\\wwwroot$\\a.html");
+    EXPECT_EQ(restart_manager_path(L"C:\\a.html"), L"C:\\a.html");
+}
+
+RM_PROCESS_INFO holder(const wchar_t* name, DWORD pid) {
+    RM_PROCESS_INFO info{};
+    info.Process.dwProcessId = pid;
+    std::wcsncpy(info.strAppName, name, CCH_RM_MAX_APP_NAME);
+    return info;
+}
+
+TEST(Win32Entries, HoldersAreNamedWithTheirPids) {
+    std::vector<RM_PROCESS_INFO> apps = {holder(L"w3wp.exe", 4711)};
+    EXPECT_EQ(holder_names(apps.data(), 1), "w3wp.exe (pid 4711)");
+    apps.push_back(holder(L"Windows Defender Antivirus Service", 2020));
+    apps.push_back(holder(L"Sch\u00fctzer.exe", 12));
+    apps.push_back(holder(L"backup.exe", 99));
+    apps.push_back(holder(L"indexer.exe", 100));
+    EXPECT_EQ(holder_names(apps.data(), 5),
+              "w3wp.exe (pid 4711), Windows Defender Antivirus Service (pid 2020), Sch\xc3\xbctzer.exe (pid 12) and 2 more");
+    EXPECT_EQ(holder_names(apps.data(), 0), "");
+    // A name that fills the whole field, with no terminator, stops there.
+    RM_PROCESS_INFO full{};
+    std::fill(std::begin(full.strAppName), std::end(full.strAppName), L'x');
+    EXPECT_EQ(holder_names(&full, 1), std::string(CCH_RM_MAX_APP_NAME + 1, 'x') + " (pid 0)");
 }
 
 }  // namespace
