@@ -1,7 +1,11 @@
 #include "sync/agent/stream.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <fstream>
+#include <thread>
 
 #include "manifest/sorted_file.hpp"
 #include "platform/process.hpp"
@@ -84,19 +88,44 @@ private:
     std::uint64_t written_ = 0, read_ = 0;
 };
 
+// The agent's stdin is read ahead by a thread of its own into a bounded
+// buffer (kReadAhead). Without it the two sides go in lockstep: while the
+// apply creates files (an inode each, then a flush) nothing reads, the pipe
+// and the SSH window fill within 2 MiB, and the client stops packing; while
+// the client reads and compresses, the agent waits. With it, packing on one
+// side and writing on the other overlap.
+constexpr std::size_t kReadAhead = 8u << 20;
+constexpr std::size_t kReadChunk = 256u << 10;
+
 class StdioStream : public ByteStream {
 public:
-    StdioStream() { platform::ignore_broken_pipes(); }
+    StdioStream() : state_(std::make_shared<State>()) {
+        platform::ignore_broken_pipes();
+        // Detached: it may sit in a read of stdin when the agent is done, and
+        // holds only the shared state, never this stream.
+        std::thread([state = state_] { pump(*state); }).detach();
+    }
+
     std::size_t read(char* buffer, std::size_t size) override {
-        try {
-            std::optional<std::size_t> n;
-            while (!(n = platform::read_stdin(buffer, size, 60'000))) {
-            }
-            read_ += *n;
-            return *n;
-        } catch (const platform::PipeError& e) {
-            throw Error(e.what());
+        std::unique_lock lock(state_->mutex);
+        state_->ready.wait(lock, [&] { return !state_->chunks.empty() || state_->ended; });
+        if (state_->chunks.empty()) {
+            if (!state_->error.empty()) throw Error(state_->error);
+            return 0;
         }
+        std::string& front = state_->chunks.front();
+        const std::size_t n = std::min(size, front.size() - state_->offset);
+        std::memcpy(buffer, front.data() + state_->offset, n);
+        state_->offset += n;
+        state_->buffered -= n;
+        if (state_->offset == front.size()) {
+            state_->chunks.pop_front();
+            state_->offset = 0;
+        }
+        lock.unlock();
+        state_->room.notify_one();
+        read_ += n;
+        return n;
     }
     void write(const char* data, std::size_t size) override {
         try {
@@ -111,6 +140,50 @@ public:
     std::uint64_t bytes_read() const override { return read_; }
 
 private:
+    struct State {
+        std::mutex mutex;
+        std::condition_variable ready, room;
+        std::deque<std::string> chunks;
+        std::size_t offset = 0;    // read from chunks.front()
+        std::size_t buffered = 0;  // bytes in chunks not yet read
+        bool ended = false;        // stdin's end, or a failure (error)
+        std::string error;
+    };
+
+    // Reads stdin as long as it is open and the buffer has room; it waits
+    // for its client as long as the client stays connected.
+    static void pump(State& state) {
+        while (true) {
+            {
+                std::unique_lock lock(state.mutex);
+                state.room.wait(lock, [&] { return state.buffered < kReadAhead; });
+            }
+            std::string chunk(kReadChunk, '\0');
+            std::optional<std::size_t> n;
+            std::string error;
+            try {
+                while (!(n = platform::read_stdin(chunk.data(), chunk.size(), 60'000))) {
+                }
+            } catch (const platform::PipeError& e) {
+                error = e.what();
+            }
+            std::lock_guard lock(state.mutex);
+            if (!error.empty() || *n == 0) {
+                state.error = error;
+                state.ended = true;
+                state.ready.notify_one();
+                return;
+            }
+            // A short read (a request, a keepalive) keeps only what it holds.
+            if (*n < kReadChunk / 4) chunk = chunk.substr(0, *n);
+            else chunk.resize(*n);
+            state.buffered += *n;
+            state.chunks.push_back(std::move(chunk));
+            state.ready.notify_one();
+        }
+    }
+
+    std::shared_ptr<State> state_;
     std::uint64_t written_ = 0, read_ = 0;
 };
 
