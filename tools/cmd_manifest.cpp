@@ -34,9 +34,21 @@ void scan_warnings(const manifest::ScanResult& scan, Warnings& warnings) {
 }
 
 // Writes the manifest file to `target` through a temporary beside it, so a
-// failed run never leaves a half-written manifest.
+// failed run never leaves a half-written manifest. A device or a pipe there
+// (/dev/null, a FIFO) is written in place: there is nothing to swap, and a
+// rename onto it would replace it, or fail across file systems.
 void write_output(const fs::path& manifest, const std::string& target) {
     fs::path absolute = fs::absolute(target);
+    boost::system::error_code status_ec;
+    const auto status = fs::status(absolute, status_ec);
+    if (!status_ec && fs::exists(status) && !fs::is_regular_file(status) && !fs::is_directory(status)) {
+        std::ifstream in(platform::stream_path(manifest.string()), std::ios::binary);
+        std::ofstream out(platform::stream_path(absolute.string()), std::ios::binary);
+        out << in.rdbuf();
+        out.flush();
+        if (!in || !out) throw sync::Error("cannot write " + target + "; check that it accepts writing");
+        return;
+    }
     sync::TempFile temp(absolute.parent_path());
     boost::system::error_code ec;
     fs::copy_file(manifest, temp.path(), ec);

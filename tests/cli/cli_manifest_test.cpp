@@ -55,6 +55,21 @@ TEST(CliManifest, OutputFileAndJsonCarryTheSameContent) {
     EXPECT_EQ(again.out, text);
 }
 
+// -o onto a device or a FIFO writes into it, as a shell redirection would;
+// it was renamed onto, which failed ("Invalid cross-device link").
+TEST(CliManifest, OutputToADeviceOrAPipeIsWrittenInPlace) {
+    TempDir site, out;
+    make_site(site.path());
+    auto r = cli("manifest " + q(site.path()) + " -o /dev/null");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(fs::exists("/dev/null") && !fs::is_regular_file("/dev/null"));
+    ASSERT_EQ(run("mkfifo " + q(out / "fifo")).exit_code, 0);
+    auto piped = run("timeout 20 cat " + q(out / "fifo") + " > " + q(out / "copy") + " & " + shell_quote(kExmsync) +
+                     " manifest " + q(site.path()) + " -o " + q(out / "fifo") + "; wait");
+    EXPECT_EQ(piped.exit_code, 0) << piped.err;
+    EXPECT_EQ(read_file(out / "copy"), cli("manifest " + q(site.path())).out);
+}
+
 // The scans run a few seconds in the future (Debian's faketime; its own
 // shifting of file times turned off), so files written just now are past
 // the racy-clean window without waiting for it.
