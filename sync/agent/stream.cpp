@@ -164,8 +164,8 @@ private:
             try {
                 while (!(n = platform::read_stdin(chunk.data(), chunk.size(), 60'000))) {
                 }
-            } catch (const platform::PipeError& e) {
-                error = e.what();
+            } catch (const std::exception& e) {  // a thread of its own: nothing may escape
+                error = *e.what() ? e.what() : "cannot read standard input";
             }
             std::lock_guard lock(state.mutex);
             if (!error.empty() || *n == 0) {
