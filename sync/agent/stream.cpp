@@ -5,6 +5,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "manifest/sorted_file.hpp"
@@ -113,12 +114,12 @@ public:
             if (!state_->error.empty()) throw Error(state_->error);
             return 0;
         }
-        std::string& front = state_->chunks.front();
-        const std::size_t n = std::min(size, front.size() - state_->offset);
-        std::memcpy(buffer, front.data() + state_->offset, n);
+        Chunk& front = state_->chunks.front();
+        const std::size_t n = std::min(size, front.size - state_->offset);
+        std::memcpy(buffer, front.bytes.get() + state_->offset, n);
         state_->offset += n;
         state_->buffered -= n;
-        if (state_->offset == front.size()) {
+        if (state_->offset == front.size) {
             state_->chunks.pop_front();
             state_->offset = 0;
         }
@@ -140,10 +141,16 @@ public:
     std::uint64_t bytes_read() const override { return read_; }
 
 private:
+    // Bytes as read, not zeroed first: a std::string of kReadChunk would set
+    // every byte of every read before the read overwrites it.
+    struct Chunk {
+        std::unique_ptr<char[]> bytes;
+        std::size_t size = 0;
+    };
     struct State {
         std::mutex mutex;
         std::condition_variable ready, room;
-        std::deque<std::string> chunks;
+        std::deque<Chunk> chunks;
         std::size_t offset = 0;    // read from chunks.front()
         std::size_t buffered = 0;  // bytes in chunks not yet read
         bool ended = false;        // stdin's end, or a failure (error)
@@ -158,11 +165,11 @@ private:
                 std::unique_lock lock(state.mutex);
                 state.room.wait(lock, [&] { return state.buffered < kReadAhead; });
             }
-            std::string chunk(kReadChunk, '\0');
+            Chunk chunk{std::make_unique_for_overwrite<char[]>(kReadChunk)};
             std::optional<std::size_t> n;
             std::string error;
             try {
-                while (!(n = platform::read_stdin(chunk.data(), chunk.size(), 60'000))) {
+                while (!(n = platform::read_stdin(chunk.bytes.get(), kReadChunk, 60'000))) {
                 }
             } catch (const std::exception& e) {  // a thread of its own: nothing may escape
                 error = *e.what() ? e.what() : "cannot read standard input";
@@ -175,8 +182,12 @@ private:
                 return;
             }
             // A short read (a request, a keepalive) keeps only what it holds.
-            if (*n < kReadChunk / 4) chunk = chunk.substr(0, *n);
-            else chunk.resize(*n);
+            if (*n < kReadChunk / 4) {
+                auto kept = std::make_unique_for_overwrite<char[]>(*n);
+                std::memcpy(kept.get(), chunk.bytes.get(), *n);
+                chunk.bytes = std::move(kept);
+            }
+            chunk.size = *n;
             state.buffered += *n;
             state.chunks.push_back(std::move(chunk));
             state.ready.notify_one();
