@@ -146,6 +146,10 @@ void Scan::walk(const std::string& rel) {
     }
     // Listed before its subtree, which keeps the list in manifest order.
     if (holds_hidden && !rel.empty() && hidden_) hidden_->add(escape_path(rel));
+    std::vector<std::string> folders;
+    for (auto& [path, child] : kept)
+        if (child->stat.kind == FileKind::Directory) folders.push_back(path);
+    if (!folders.empty()) tree_.list_ahead(folders);
     for (auto& [path, child] : kept) {
         add(make_item(path, child->stat));
         if (child->stat.kind == FileKind::Directory) walk(path);

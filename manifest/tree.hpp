@@ -26,6 +26,9 @@ public:
     // The children of a folder, each lstat'ed, sorted by name bytes; a child
     // removed while listing is left out. Throws Error naming the folder.
     virtual std::vector<DirChild> list(const std::string& dir) = 0;
+    // A hint: these folders will be listed soon, in this order (a remote
+    // tree fetches them ahead).
+    virtual void list_ahead(const std::vector<std::string>& dirs) { (void)dirs; }
     // Hashes a regular file without following a symlink. nullopt when the
     // file is not the version `before` describes or changed while it was read
     // (the caller looks again): never a torn hash. Throws Error naming it.

@@ -64,6 +64,14 @@ public:
         });
     }
 
+    void list_ahead(const std::vector<std::string>& dirs) override {
+        std::lock_guard lock(mutex_);
+        translated([&] {
+            t_.list_ahead(dirs);
+            return 0;
+        });
+    }
+
     std::optional<manifest::HashedFile> hash(const std::string& path, const FileStat& before) override {
         std::lock_guard lock(mutex_);
         return translated([&]() -> std::optional<manifest::HashedFile> {

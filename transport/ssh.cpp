@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "transport/path.hpp"
+#include "transport/sftp_lister.hpp"
 
 namespace exmsync::transport {
 namespace {
@@ -114,18 +115,24 @@ public:
     std::vector<DirEntry> list(const std::string& dir) override {
         const auto parts = split_path(describe(), dir);
         folders_ok(parts, parts.size(), "list", dir, false);
-        sftp_dir handle = sftp_opendir(sftp_, full(dir).c_str());
-        if (!handle) fail("list", dir);
         std::vector<DirEntry> out;
-        while (sftp_attributes a = sftp_readdir(sftp_, handle)) {
-            Attributes owned(a);
-            std::string name = a->name ? a->name : "";
-            if (name == "." || name == ".." || name.empty()) continue;
-            out.push_back({name, to_stat(*a)});
+        if (lister_ && lister_->has(full(dir))) {
+            auto listing = lister_->take(full(dir));
+            if (listing.status != 0) fail("list", dir, listing.status, listing.message);
+            out = std::move(listing.entries);
+        } else {
+            sftp_dir handle = sftp_opendir(sftp_, full(dir).c_str());
+            if (!handle) fail("list", dir);
+            while (sftp_attributes a = sftp_readdir(sftp_, handle)) {
+                Attributes owned(a);
+                std::string name = a->name ? a->name : "";
+                if (name == "." || name == ".." || name.empty()) continue;
+                out.push_back({name, to_stat(*a)});
+            }
+            bool complete = sftp_dir_eof(handle);
+            sftp_closedir(handle);
+            if (!complete) fail("list", dir);
         }
-        bool complete = sftp_dir_eof(handle);
-        sftp_closedir(handle);
-        if (!complete) fail("list", dir);
         std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
         // The listing's attributes are lstat's: a folder in it is a real
         // folder (a symlink shows as one), so a walk that lists it next does
@@ -133,6 +140,22 @@ public:
         for (const auto& e : out)
             if (e.stat.kind == Kind::Directory) remember_verified(dir.empty() ? e.name : dir + "/" + e.name);
         return out;
+    }
+
+    // The listings are fetched ahead on a channel of their own, many at once
+    // (sftp_lister.hpp). A server that refuses a second SFTP channel is
+    // listed the slow way, one folder after another.
+    void list_ahead(const std::vector<std::string>& dirs) override {
+        if (lister_refused_) return;
+        if (!lister_) {
+            try {
+                lister_ = std::make_unique<SftpLister>(*session_, session_->timeout_ms());
+            } catch (const Error&) {
+                lister_refused_ = true;
+                return;
+            }
+        }
+        for (const auto& dir : dirs) lister_->want(full(dir));
     }
 
     std::string read_link(const std::string& path) override {
@@ -159,6 +182,7 @@ public:
 
     std::unique_ptr<Writer> create(const std::string& path) override {
         located(path, "create");
+        changed();
         sftp_file file = sftp_open(sftp_, full(path).c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
         if (!file) {
             if (stat_of(full(path))) throw AlreadyExists(where("create", path) + "something is already there");
@@ -170,6 +194,7 @@ public:
     void rename(const std::string& from, const std::string& to) override {
         located(from, "rename");
         located(to, "rename to");
+        changed();
         if (!stat_of(full(from))) throw NotFound(where("rename", from) + "it does not exist");
         // OpenSSH renames a file by link + unlink, which never replaces, and a
         // folder after checking the name is free: look first, to say so.
@@ -183,6 +208,7 @@ public:
 
     void remove(const std::string& path) override {
         located(path, "remove");
+        changed();
         auto st = stat_of(full(path));
         if (!st) throw NotFound(where("remove", path) + "it does not exist");
         int rc = st->kind == Kind::Directory ? sftp_rmdir(sftp_, full(path).c_str())
@@ -193,6 +219,7 @@ public:
 
     void mkdir(const std::string& path) override {
         located(path, "create folder");
+        changed();
         if (sftp_mkdir(sftp_, full(path).c_str(), 0755) != SSH_OK) {
             if (stat_of(full(path))) throw AlreadyExists(where("create folder", path) + "something is already there");
             fail("create folder", path);
@@ -267,14 +294,25 @@ public:
 
     // For the Reader and Writer.
     [[noreturn]] void fail(const std::string& verb, const std::string& path) const {
-        int code = sftp_get_error(sftp_);
-        std::string message = where(verb, path) + why();
+        fail(verb, path, sftp_get_error(sftp_), ssh_get_error(static_cast<ssh_session>(session_->handle())));
+    }
+
+    // The same for a status the server sent with its text.
+    [[noreturn]] void fail(const std::string& verb, const std::string& path, std::uint32_t code,
+                           const std::string& server_text) const {
+        std::string message = where(verb, path) + why(code, server_text);
         if (code == SSH_FX_NO_SUCH_FILE || code == SSH_FX_NO_SUCH_PATH) throw NotFound(message);
         if (code == SSH_FX_FILE_ALREADY_EXISTS) throw AlreadyExists(message);
         throw Error(message);
     }
 
+    // Whatever was listed ahead may be out of date now.
+    void changed() {
+        if (lister_) lister_->forget();
+    }
+
     void set_mtime_of(const std::string& path, std::int64_t mtime_ns) {
+        changed();
         struct timeval times[2];
         times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(mtime_ns / 1'000'000'000);
         times[0].tv_usec = times[1].tv_usec = static_cast<suseconds_t>((mtime_ns % 1'000'000'000) / 1000);
@@ -292,7 +330,11 @@ private:
     }
 
     std::string why() const {
-        switch (sftp_get_error(sftp_)) {
+        return why(sftp_get_error(sftp_), ssh_get_error(static_cast<ssh_session>(session_->handle())));
+    }
+
+    std::string why(std::uint32_t code, const std::string& text) const {
+        switch (code) {
             case SSH_FX_NO_SUCH_FILE:
             case SSH_FX_NO_SUCH_PATH: return "no such file or folder";
             case SSH_FX_PERMISSION_DENIED:
@@ -302,12 +344,9 @@ private:
             case SSH_FX_NO_CONNECTION:
             case SSH_FX_CONNECTION_LOST: return "the connection was lost; run again";
             case SSH_FX_OP_UNSUPPORTED: return "the server does not support this";
-            default: {
-                ssh_session s = static_cast<ssh_session>(session_->handle());
-                std::string text = ssh_get_error(s);
+            default:
                 return "the server refused it (" + (text.empty() ? "SFTP failure" : text) +
                        "; a folder not empty, a full disk or missing permissions)";
-            }
         }
     }
 
@@ -368,6 +407,8 @@ private:
     bool windows_ = false;
     bool fsync_ = false;  // the server has fsync@openssh.com
     std::set<std::string> verified_;
+    std::unique_ptr<SftpLister> lister_;
+    bool lister_refused_ = false;
 
     friend class SftpReader;
     friend class SftpWriter;
@@ -395,6 +436,7 @@ void SftpWriter::write(const char* data, std::size_t size) {
 // itself cannot flush one file, and then Flush::Now flushes everything.
 void SftpWriter::commit(Flush flush) {
     if (!file_) throw Error("internal: " + path_ + " committed twice");
+    owner_.changed();
     sftp_file file = file_;
     file_ = nullptr;
     bool flushed = false;

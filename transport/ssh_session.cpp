@@ -52,6 +52,7 @@ SshSession::SshSession(const SshUrl& url, const SshOptions& options) : url_(url)
     std::string user = url_.user.empty() ? local_user() : url_.user;
     ssh_options_set(s, SSH_OPTIONS_USER, user.c_str());
     long timeout = options.timeout_seconds;
+    timeout_ms_ = static_cast<int>(options.timeout_seconds) * 1000;
     ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout);
     // Request and reply, one at a time: Nagle's algorithm would hold each
     // small request back until the last reply's ACK (up to 40 ms apiece).
@@ -164,6 +165,19 @@ std::unique_ptr<SshChannel> SshSession::exec(const std::string& command) {
         fail("cannot run a command: " + why);
     }
     return std::make_unique<SshChannel>(*this, channel, command);
+}
+
+std::unique_ptr<SshChannel> SshSession::subsystem(const std::string& name) {
+    ssh_session s = as_session(session_);
+    ssh_channel channel = ssh_channel_new(s);
+    if (!channel) fail(std::string("cannot open a channel: ") + ssh_get_error(s));
+    if (ssh_channel_open_session(channel) != SSH_OK ||
+        ssh_channel_request_subsystem(channel, name.c_str()) != SSH_OK) {
+        std::string why = ssh_get_error(s);
+        ssh_channel_free(channel);
+        fail("cannot start the " + name + " subsystem: " + why);
+    }
+    return std::make_unique<SshChannel>(*this, channel, "subsystem " + name);
 }
 
 // ---- a channel ----

@@ -55,6 +55,10 @@ public:
     void* handle() const { return session_; }
     // Runs `command` on the server; its stdin and stdout are the channel.
     std::unique_ptr<SshChannel> exec(const std::string& command);
+    // Starts subsystem `name` (as "sftp") on a channel of its own.
+    std::unique_ptr<SshChannel> subsystem(const std::string& name);
+    // The I/O timeout the session was opened with.
+    int timeout_ms() const { return timeout_ms_; }
 
 private:
     void check_host_key(const SshOptions& options);
@@ -63,6 +67,7 @@ private:
 
     SshUrl url_;
     void* session_ = nullptr;
+    int timeout_ms_ = 0;
 };
 
 // The server cannot be reached: no route, refused, timed out, not SSH.

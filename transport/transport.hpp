@@ -170,6 +170,12 @@ public:
     // I/O or permission error): throws Error.
     virtual std::vector<DirEntry> list(const std::string& dir) = 0;
 
+    // A hint: a walk will list these folders soon, in this order. A backend
+    // that can ask for several at once starts on them (SFTP pipelines its
+    // requests); list() stays the only way to read them, and a listing made
+    // ahead is never used after a change made through this transport.
+    virtual void list_ahead(const std::vector<std::string>& dirs) { (void)dirs; }
+
     // The target text of a symlink (the link itself, never followed). Not
     // found: throws NotFound. Failure (not a symlink, I/O): throws Error.
     virtual std::string read_link(const std::string& path) = 0;

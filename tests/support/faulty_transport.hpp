@@ -56,6 +56,7 @@ public:
     std::string describe() const override { return inner_.describe(); }
     std::optional<transport::Stat> stat(const std::string& path) override { return inner_.stat(path); }
     std::vector<transport::DirEntry> list(const std::string& dir) override { return inner_.list(dir); }
+    void list_ahead(const std::vector<std::string>& dirs) override { inner_.list_ahead(dirs); }
     std::unique_ptr<transport::Reader> open_read(const std::string& path) override {
         return inner_.open_read(path);
     }
