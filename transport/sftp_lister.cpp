@@ -114,10 +114,11 @@ SftpLister::SftpLister(SshSession& session, int timeout_ms)
 
 SftpLister::~SftpLister() = default;
 
-void SftpLister::want(const std::string& folder) {
-    if (broken_ || folders_.count(folder) || hinted_.size() >= kHinted) return;
-    hinted_.insert(folder);
-    fill();
+void SftpLister::want(const std::vector<std::string>& folders) {
+    if (broken_) return;
+    for (const auto& folder : folders)
+        if (!folders_.count(folder) && hinted_.size() < kHinted) hinted_.insert(folder);
+    fill();  // one write for all: each is an SSH packet, a wakeup of sshd and a send
 }
 
 bool SftpLister::has(const std::string& folder) const {
@@ -132,6 +133,10 @@ SftpLister::Listing SftpLister::take(const std::string& folder) {
         start(folder);
         it = folders_.find(folder);
     }
+    // A walk never comes back: what lies before this folder in walk order
+    // (guesses inside a folder the walk left out) will not be asked for.
+    hinted_.erase(hinted_.begin(), hinted_.lower_bound(folder));
+    for (auto before = folders_.begin(); before != it;) before = drop(before);
     while (!it->second->done) receive();
     Listing out = std::move(it->second->listing);
     folders_.erase(it);
@@ -139,13 +144,17 @@ SftpLister::Listing SftpLister::take(const std::string& folder) {
     return out;
 }
 
-void SftpLister::forget() {
-    hinted_.clear();
-    for (auto it = folders_.begin(); it != folders_.end(); it = folders_.erase(it)) {
-        if (it->second->done) continue;
-        it->second->dropped = true;
+SftpLister::Folders::iterator SftpLister::drop(Folders::iterator it) {
+    if (!it->second->done) {
+        it->second->dropped = true;  // its replies still come, and its handle must be closed
         dropped_.push_back(std::move(it->second));
     }
+    return folders_.erase(it);
+}
+
+void SftpLister::forget() {
+    hinted_.clear();
+    for (auto it = folders_.begin(); it != folders_.end();) it = drop(it);
 }
 
 void SftpLister::start(const std::string& folder) {
@@ -157,8 +166,7 @@ void SftpLister::start(const std::string& folder) {
     send(kOpenDir, id, folder);
 }
 
-// Starts hinted folders, first in walk order, while there is room; sends
-// what is queued so the server works while the caller does.
+// Starts hinted folders, first in walk order, while there is room.
 void SftpLister::fill() {
     while (!hinted_.empty() && folders_.size() + dropped_.size() < kInFlight) {
         auto first = hinted_.begin();
@@ -166,18 +174,27 @@ void SftpLister::fill() {
         hinted_.erase(first);
         start(folder);
     }
-    if (!out_.empty() && !broken_) {
-        try {
-            channel_->write(out_.data(), out_.size());
-        } catch (...) {
-            broken_ = true;
-            throw;
-        }
-        out_.clear();
+    // Requests go out in batches: every write is an SSH packet, a send and a
+    // wakeup of sshd, which cost more CPU than the server's work for a small
+    // folder. The server is kept busy meanwhile by what it has not answered.
+    if (queued_ >= kBatch || awaiting_ < kBatch) flush();
+}
+
+void SftpLister::flush() {
+    if (out_.empty() || broken_) return;
+    try {
+        channel_->write(out_.data(), out_.size());
+    } catch (...) {
+        broken_ = true;
+        throw;
     }
+    out_.clear();
+    awaiting_ += queued_;
+    queued_ = 0;
 }
 
 void SftpLister::send(std::uint8_t type, std::uint32_t id, const std::string& text) {
+    ++queued_;
     put32(out_, static_cast<std::uint32_t>(1 + 4 + 4 + text.size()));
     out_.push_back(static_cast<char>(type));
     put32(out_, id);
@@ -187,17 +204,25 @@ void SftpLister::send(std::uint8_t type, std::uint32_t id, const std::string& te
 
 void SftpLister::receive() {
     fill();
+    flush();  // never wait with requests unsent
+    if (awaiting_ == 0) fail("internal: waiting for a reply to nothing");
     char buffer[64 * 1024];
     std::optional<std::size_t> n;
     try {
         n = channel_->read(buffer, sizeof buffer, timeout_ms_);
-    } catch (...) {
+        if (!n) fail("the server did not answer for " + std::to_string(timeout_ms_ / 1000) + " s");
+        if (*n == 0) fail("the server closed the SFTP channel");
+        // And what else has come, so the requests these replies lead to go
+        // out in one write.
+        std::size_t more = *n;
+        while (more > 0 && in_.size() < kMaxPacket) {
+            in_.append(buffer, more);
+            more = channel_->read_now(buffer, sizeof buffer);
+        }
+    } catch (const Error&) {
         broken_ = true;
         throw;
     }
-    if (!n) fail("the server did not answer for " + std::to_string(timeout_ms_ / 1000) + " s");
-    if (*n == 0) fail("the server closed the SFTP channel");
-    in_.append(buffer, *n);
     std::size_t at = 0;
     while (in_.size() - at >= 4) {
         std::uint32_t length = get32(in_.data() + at);
@@ -215,6 +240,7 @@ void SftpLister::handle(std::uint8_t type, std::uint32_t id, const std::string& 
     if (request == requests_.end()) fail("the SFTP server answered a request it was not sent");
     Folder* folder = request->second;
     requests_.erase(request);
+    --awaiting_;
     if (!folder) return;  // a CLOSE: nothing waits for it
     Fields fields(body, 0, body.size());
     if (type == kStatus) {
@@ -256,8 +282,21 @@ void SftpLister::finish(Folder& folder, std::uint32_t status, std::string messag
     folder.done = true;
     folder.listing.status = status;
     folder.listing.message = std::move(message);
-    if (folder.dropped)
+    if (folder.dropped) {
         std::erase_if(dropped_, [&](const std::unique_ptr<Folder>& f) { return f.get() == &folder; });
+        return;
+    }
+    // Its subfolders are likely next: a walk hints a folder's subfolders
+    // only once it has them, which keeps few folders in flight and makes
+    // every reply a write of its own. Guessed ahead, a request rides along
+    // with others. A guess the walk skips is dropped once the walk passes it.
+    if (status != 0) return;
+    std::string prefix = folder.path.back() == '/' ? folder.path : folder.path + "/";
+    for (const auto& entry : folder.listing.entries) {
+        if (entry.stat.kind != Kind::Directory || hinted_.size() >= kHinted) continue;
+        std::string child = prefix + entry.name;
+        if (!folders_.count(child)) hinted_.insert(std::move(child));
+    }
 }
 
 void SftpLister::fail(const std::string& problem) {

@@ -8,10 +8,15 @@
 // the requests of many folders in flight: a walk then costs about its depth in
 // round trips. Only listing is done here; everything else stays with libssh.
 //
-// The folders come as hints, in the order the walk will ask for them
-// (want()), and are fetched ahead within fixed bounds: kInFlight folders being
-// fetched or waiting to be taken, kHinted hints remembered. take() waits for
-// one. Nothing fetched is trusted after the target changed: forget() drops it.
+// The folders come as hints from the walk (want()), and the subfolders of
+// every folder fetched are guessed too: a walk that waits for each folder
+// before it names its subfolders would keep few requests in flight, and each
+// reply would cost a write of its own. Everything is fetched in walk order
+// (depth first, siblings by name) within fixed bounds: kInFlight folders
+// being fetched or waiting to be taken, kHinted names remembered. take()
+// waits for one folder and drops what lies before it in walk order, which a
+// walk never asks for again (a guess inside a folder it left out). Nothing
+// fetched is trusted after the target changed: forget() drops it all.
 // Not thread-safe, like the SFTP session beside it.
 #pragma once
 
@@ -42,8 +47,8 @@ public:
     SftpLister(SshSession& session, int timeout_ms);
     ~SftpLister();
 
-    // `folder` (a full path on the server) will be listed soon.
-    void want(const std::string& folder);
+    // These folders (full paths on the server) will be listed soon.
+    void want(const std::vector<std::string>& folders);
     // Whether `folder` is being fetched or hinted: take() has it.
     bool has(const std::string& folder) const;
     // The listing of `folder`, waiting for it. Throws Error when the
@@ -56,6 +61,9 @@ public:
 
     static constexpr std::size_t kInFlight = 64;
     static constexpr std::size_t kHinted = 4096;
+    // Requests are written when this many are queued, or when fewer than
+    // this many are still unanswered.
+    static constexpr std::size_t kBatch = 16;
 
 private:
     struct Folder;
@@ -67,9 +75,12 @@ private:
 
     void start(const std::string& folder);
     void fill();
+    void flush();
     void receive();
     void handle(std::uint8_t type, std::uint32_t id, const std::string& body);
     void finish(Folder& folder, std::uint32_t status, std::string message);
+    using Folders = std::map<std::string, std::unique_ptr<Folder>, WalkOrder>;
+    Folders::iterator drop(Folders::iterator it);
     void send(std::uint8_t type, std::uint32_t id, const std::string& text);
     [[noreturn]] void fail(const std::string& problem);
 
@@ -78,9 +89,11 @@ private:
     std::unique_ptr<SshChannel> channel_;
     std::uint32_t next_id_ = 1;
     std::string out_, in_;
+    std::size_t queued_ = 0;    // requests in out_
+    std::size_t awaiting_ = 0;  // requests written and not yet answered
     // Folders being fetched or fetched, by path; requests in flight by id
     // (a CLOSE, whose reply is not waited for, has no folder).
-    std::map<std::string, std::unique_ptr<Folder>, WalkOrder> folders_;
+    Folders folders_;
     std::map<std::uint32_t, Folder*> requests_;
     std::set<std::string, WalkOrder> hinted_;
     // Folders dropped by forget() while their requests were in flight.

@@ -155,7 +155,9 @@ public:
                 return;
             }
         }
-        for (const auto& dir : dirs) lister_->want(full(dir));
+        std::vector<std::string> folders;
+        for (const auto& dir : dirs) folders.push_back(full(dir));
+        lister_->want(folders);
     }
 
     std::string read_link(const std::string& path) override {

@@ -212,6 +212,15 @@ std::optional<std::size_t> SshChannel::read(char* buffer, std::size_t size, int 
     }
 }
 
+std::size_t SshChannel::read_now(char* buffer, std::size_t size) {
+    int n = ssh_channel_read_nonblocking(as_channel(channel_), buffer, static_cast<uint32_t>(size), 0);
+    if (n == SSH_ERROR)
+        throw Error("target " + session_.url().text() + ": the connection failed: " +
+                    ssh_get_error(as_session(session_.handle())));
+    read_ += static_cast<std::uint64_t>(std::max(n, 0));
+    return static_cast<std::size_t>(std::max(n, 0));
+}
+
 void SshChannel::write(const char* data, std::size_t size) {
     ssh_channel c = as_channel(channel_);
     while (size > 0) {

@@ -85,6 +85,9 @@ public:
     // nullopt when nothing came for `timeout_ms`. Throws Error when the
     // connection fails.
     std::optional<std::size_t> read(char* buffer, std::size_t size, int timeout_ms);
+    // Reads what has already arrived, without waiting: 0 when nothing has
+    // (or at the end). Throws Error when the connection fails.
+    std::size_t read_now(char* buffer, std::size_t size);
     void write(const char* data, std::size_t size);
     // Ends the command's stdin.
     void close_input();

@@ -33,17 +33,22 @@ protected:
 
     // Every entry under `dir`, depth first, one line each; with `ahead`, each
     // folder's subfolders are hinted as soon as it is listed, as a scan does.
+    // Folders named "skipped" are not gone into, as a scan leaves out an
+    // excluded folder (the lister may have guessed them all the same).
     static void walk(transport::Transport& t, const std::string& dir, bool ahead, std::ostringstream& out) {
         auto children = t.list(dir);
         std::vector<std::string> folders;
+        auto enters = [](const transport::DirEntry& c) {
+            return c.stat.kind == transport::Kind::Directory && c.name != "skipped";
+        };
         for (const auto& c : children)
-            if (c.stat.kind == transport::Kind::Directory) folders.push_back(dir.empty() ? c.name : dir + "/" + c.name);
+            if (enters(c)) folders.push_back(dir.empty() ? c.name : dir + "/" + c.name);
         if (ahead && !folders.empty()) t.list_ahead(folders);
         for (const auto& c : children) {
             std::string path = dir.empty() ? c.name : dir + "/" + c.name;
             out << path << ' ' << static_cast<int>(c.stat.kind) << ' ' << c.stat.size << ' ' << c.stat.mtime_ns
                 << '\n';
-            if (c.stat.kind == transport::Kind::Directory) walk(t, path, ahead, out);
+            if (enters(c)) walk(t, path, ahead, out);
         }
     }
 
@@ -69,6 +74,7 @@ TEST_F(SftpListing, ListedAheadMatchesListedOneByOne) {
     }
     for (int i = 0; i < 350; ++i) write_file(target / "wide" / ("n\xc3\xa4me-" + std::to_string(i)), "y");
     fs::create_directories(target / "empty" / "deeper");
+    for (int i = 0; i < 40; ++i) write_file(target / "f7" / "skipped" / std::to_string(i) / "deep" / "x", "s");
     fs::create_directories(target / "dollar $(x); 'q'");
     ASSERT_EQ(symlink("wide", (target / "link").c_str()), 0);
 
@@ -77,7 +83,9 @@ TEST_F(SftpListing, ListedAheadMatchesListedOneByOne) {
     EXPECT_NE(one_by_one.find("wide/n\xc3\xa4me-349 "), std::string::npos);
     EXPECT_NE(one_by_one.find("f149/inner/file 149.html 0 149 "), std::string::npos);
     EXPECT_NE(one_by_one.find("link 2 "), std::string::npos);
-    EXPECT_EQ(std::count(one_by_one.begin(), one_by_one.end(), '\n'), 150 * 3 + 351 + 3 + 1);
+    EXPECT_NE(one_by_one.find("f7/skipped 1 "), std::string::npos);
+    EXPECT_EQ(one_by_one.find("f7/skipped/"), std::string::npos);
+    EXPECT_EQ(std::count(one_by_one.begin(), one_by_one.end(), '\n'), 150 * 3 + 351 + 3 + 1 + 1);
 }
 
 TEST_F(SftpListing, MissingFolderListedAheadFailsAsListedAlone) {
@@ -103,6 +111,19 @@ TEST_F(SftpListing, MissingFolderListedAheadFailsAsListedAlone) {
     }
     ASSERT_EQ(t->list("here").size(), 1u);
     EXPECT_EQ(t->list("here")[0].name, "a");
+}
+
+TEST_F(SftpListing, FoldersListedOutOfWalkOrderAreStillRight) {
+    for (const char* name : {"a", "b", "c"}) write_file(target / name / (std::string(name) + "1"), name);
+    auto t = open();
+    t->list("");
+    t->list_ahead({"a", "b", "c"});
+    // "c" first: what the walk passed ("a", "b") is dropped, and listed anew when asked for.
+    for (const char* name : {"c", "a", "b", "c"}) {
+        auto listed = t->list(name);
+        ASSERT_EQ(listed.size(), 1u) << name;
+        EXPECT_EQ(listed[0].name, std::string(name) + "1");
+    }
 }
 
 TEST_F(SftpListing, ChangeThroughTheTransportDropsWhatWasListedAhead) {
