@@ -25,6 +25,13 @@
 
 namespace exmsync::sync {
 
+// The default number of targets served at once when any is remote.
+inline constexpr unsigned kRemoteWorkers = 8;
+
+// What --parallel 0 means for these targets: one per core, and at least
+// kRemoteWorkers when any is remote (ssh://, smb://).
+unsigned default_parallel(const std::vector<std::string>& targets);
+
 struct PushOptions {
     FilterSpec filter;
     bool use_cache = true;                            // the source's stat cache
@@ -32,7 +39,7 @@ struct PushOptions {
     PlanOptions plan;
     std::uint64_t max_delete = 1000;  // refuse a target that would lose more files than this
     bool dry_run = false;             // plan and report; change nothing, not even a lock
-    // Targets pushed at once (each has its own transport); 0: one per core.
+    // Targets pushed at once (each has its own transport); 0: default_parallel().
     unsigned parallel = 0;
     TargetOptions target;  // how targets are reached (SSH host keys, identities, agent or SFTP)
     // Tests: runs just before each target's commit begins.

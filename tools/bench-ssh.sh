@@ -59,7 +59,8 @@
 # rclone runs with its defaults (size + modtime comparison, --sftp-set-modtime
 # on, hash check after upload), configured on the command line
 # (:sftp,host=...,key_file=...,known_hosts_file=...), no config file.
-# exmsync pushes with its defaults too: --parallel is one target per core.
+# exmsync pushes with its defaults too: --parallel is at least 8 for ssh://
+# targets, so all 4 are served at once.
 #
 # The no-op runs start 2 s after the last change (see change_and_noop: the
 # stat cache's racy window), as a scheduled push would find its targets.
@@ -707,7 +708,7 @@ cat "$table"
 echo
 for note in "${notes[@]}"; do echo "bytes: $note"; done
 echo
-echo "x4: one 'exmsync push SRC T1..T4' (--parallel: one per core) vs the peer run for each target in turn;"
+echo "x4: one 'exmsync push SRC T1..T4' (default --parallel: all 4 at once) vs the peer run for each target in turn;"
 echo "1% change runs alternate between pushing B onto A and A onto B. full push: into a new empty folder"
 echo "each run. Every comparison starts at least 35 s after the last tree was removed (see settle);"
 echo "'sync' runs before every timed run, outside the timing."

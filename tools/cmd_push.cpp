@@ -168,7 +168,7 @@ Runner add_push_command(CLI::App& cmd) {
     cmd.add_flag("--no-delete", args->no_delete, "Keep files that only the target has");
     cmd.add_option("--max-delete", args->max_delete,
                    "Refuse a target that would lose more files than this (default 1000)");
-    cmd.add_option("--parallel", args->parallel, "Targets pushed at once (default: one per core)");
+    cmd.add_option("--parallel", args->parallel, "Targets pushed at once (default: one per core, at least 8 when a target is ssh:// or smb://)");
     cmd.add_flag("--allow-unportable-names", args->allow_unportable,
                  "Push names a Windows or SMB target would refuse or merge (only for Linux targets)");
     cmd.add_flag("--json", args->json, "One JSON object: every target's result, and a summary");

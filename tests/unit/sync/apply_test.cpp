@@ -3,6 +3,7 @@
 #include <fstream>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "platform/process.hpp"
 #include "support/child_task.hpp"
@@ -54,6 +55,14 @@ private:
 };
 
 }  // namespace
+
+TEST(Push, RemoteTargetsAreServedMoreAtOnceThanThereAreCores) {
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    EXPECT_EQ(sync::default_parallel({"/srv/a", "/srv/b"}), cores);
+    EXPECT_EQ(sync::default_parallel({"/srv/a", "ssh://cm2/site"}), std::max(cores, sync::kRemoteWorkers));
+    EXPECT_EQ(sync::default_parallel({"smb://dispatch01/wwwroot"}), std::max(cores, sync::kRemoteWorkers));
+    EXPECT_EQ(sync::default_parallel({"mystery://x/y", "/srv/a"}), cores);  // refused later, for that target alone
+}
 
 TEST(Push, MakesTargetsEqualAndSecondPushDoesNothing) {
     TempDir dir;
