@@ -13,6 +13,9 @@
 #   authorized_keys             the client key    known_hosts       "[127.0.0.1]:PORT" + host key
 #   sshd_config                 server config     ssh_config        `ssh -F DIR/ssh_config exmsync-test`
 #   sshd.pid  sshd.log          pid and log       env               shell assignments, see below
+#   sshd_config.local           optional, written by a test before start: its lines
+#                               go first in sshd_config, where sshd's first value of
+#                               a keyword wins (e.g. "MaxSessions 1")
 #
 # DIR/env (source it):  SSHD_PORT SSHD_PID SSHD_HOST_KEY_FP (SHA256:...) SSH_CLIENT_KEY
 #                       SSH_KNOWN_HOSTS SSH_USER SSH_CONFIG SSHD_DIR
@@ -113,7 +116,12 @@ free_port() {
 
 write_configs() {
   local d=$1 port=$2 user=$3 hostpub
-  cat >"$d/sshd_config" <<EOF
+  {
+    if [ -f "$d/sshd_config.local" ]; then
+      echo "# From $d/sshd_config.local, first: sshd keeps the first value of a keyword."
+      cat "$d/sshd_config.local"
+    fi
+    cat <<EOF
 # Written by tools/test-sshd.sh for exmsync integration tests. Port $port.
 ListenAddress 127.0.0.1
 Port $port
@@ -148,6 +156,7 @@ MaxStartups 100:30:200
 MaxSessions 64
 ClientAliveInterval 0
 EOF
+  } >"$d/sshd_config"
 
   hostpub=$(awk '{ print $1, $2 }' "$d/ssh_host_ed25519_key.pub")
   echo "[127.0.0.1]:$port $hostpub" >"$d/known_hosts"

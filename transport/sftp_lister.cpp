@@ -248,15 +248,9 @@ void SftpLister::handle(std::uint8_t type, std::uint32_t id, const std::string& 
         std::string message;
         if (!fields.u32(code)) fail("the SFTP server sent a malformed status");
         fields.text(&message);
-        if (!folder->handle.empty()) {
-            std::uint32_t close_id = next_id_++;
-            requests_[close_id] = nullptr;
-            send(kClose, close_id, folder->handle);
-        }
         // OPENDIR ends in a handle, READDIR in names or EOF: any other status is a failure.
         std::uint32_t status = !folder->handle.empty() && code == kEof ? 0 : code ? code : kFailure;
-        finish(*folder, status, std::move(message));
-        return;
+        return end(*folder, status, std::move(message));
     }
     if (type == kHandle && folder->handle.empty()) {
         if (!fields.text(&folder->handle) || folder->handle.empty()) fail("the SFTP server sent a malformed handle");
@@ -268,14 +262,24 @@ void SftpLister::handle(std::uint8_t type, std::uint32_t id, const std::string& 
             if (!fields.text(&entry.name) || !fields.text(nullptr) || !fields.attributes(entry.stat))
                 fail("the SFTP server sent a malformed listing");
             if (entry.name == "." || entry.name == ".." || entry.name.empty()) continue;
-            if (!folder->dropped) folder->listing.entries.push_back(std::move(entry));
+            folder->listing.entries.push_back(std::move(entry));
         }
     } else {
         fail("the SFTP server sent an unexpected reply");
     }
+    if (folder->dropped) return end(*folder, kFailure, "");  // nobody waits for the rest
     std::uint32_t next = next_id_++;
     requests_[next] = folder;
     send(kReadDir, next, folder->handle);
+}
+
+void SftpLister::end(Folder& folder, std::uint32_t status, std::string message) {
+    if (!folder.handle.empty()) {
+        std::uint32_t close_id = next_id_++;
+        requests_[close_id] = nullptr;  // its reply is read and let go
+        send(kClose, close_id, folder.handle);
+    }
+    finish(folder, status, std::move(message));
 }
 
 void SftpLister::finish(Folder& folder, std::uint32_t status, std::string message) {

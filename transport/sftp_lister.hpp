@@ -78,6 +78,8 @@ private:
     void flush();
     void receive();
     void handle(std::uint8_t type, std::uint32_t id, const std::string& body);
+    // Closes the folder's handle, if it has one, and finishes it.
+    void end(Folder& folder, std::uint32_t status, std::string message);
     void finish(Folder& folder, std::uint32_t status, std::string message);
     using Folders = std::map<std::string, std::unique_ptr<Folder>, WalkOrder>;
     Folders::iterator drop(Folders::iterator it);

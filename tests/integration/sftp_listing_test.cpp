@@ -17,6 +17,13 @@ using namespace exmsync::testing::ssh;
 
 namespace {
 
+std::unique_ptr<transport::Transport> open_on(const SshServer& server, const fs::path& target) {
+    transport::SshOptions ssh;
+    ssh.known_hosts = server["SSH_KNOWN_HOSTS"];
+    ssh.identities = {server["SSH_CLIENT_KEY"]};
+    return transport::open_sftp(server.url(target), ssh);
+}
+
 class SftpListing : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -24,12 +31,7 @@ protected:
         fs::create_directories(target);
     }
 
-    std::unique_ptr<transport::Transport> open() {
-        transport::SshOptions ssh;
-        ssh.known_hosts = (*server)["SSH_KNOWN_HOSTS"];
-        ssh.identities = {(*server)["SSH_CLIENT_KEY"]};
-        return transport::open_sftp(server->url(target), ssh);
-    }
+    std::unique_ptr<transport::Transport> open() { return open_on(*server, target); }
 
     // Every entry under `dir`, depth first, one line each; with `ahead`, each
     // folder's subfolders are hinted as soon as it is listed, as a scan does.
@@ -86,6 +88,30 @@ TEST_F(SftpListing, ListedAheadMatchesListedOneByOne) {
     EXPECT_NE(one_by_one.find("f7/skipped 1 "), std::string::npos);
     EXPECT_EQ(one_by_one.find("f7/skipped/"), std::string::npos);
     EXPECT_EQ(std::count(one_by_one.begin(), one_by_one.end(), '\n'), 150 * 3 + 351 + 3 + 1 + 1);
+}
+
+// A server that allows one channel per connection refuses the lister's: the
+// walk is listed the slow way, and nothing is missed.
+TEST(SftpListingRefused, ServerWithOneChannelIsListedOneFolderAtATime) {
+    TempDir dir{scratch_parent()};
+    fs::create_directories(dir / "sshd");
+    write_file(dir / "sshd" / "sshd_config.local", "MaxSessions 1\n");
+    SshServer server(dir / "sshd");
+    fs::path target = dir / "t";
+    for (int i = 0; i < 20; ++i) write_file(target / ("d" + std::to_string(i)) / "sub" / "f", "f");
+    auto t = open_on(server, target);
+    std::vector<std::string> folders;
+    for (const auto& c : t->list("")) folders.push_back(c.name);
+    ASSERT_EQ(folders.size(), 20u);
+    t->list_ahead(folders);
+    for (const auto& f : folders) {
+        auto listed = t->list(f);
+        ASSERT_EQ(listed.size(), 1u) << f;
+        EXPECT_EQ(t->list(f + "/sub").size(), 1u) << f;
+    }
+    // sshd keeps the first value of a keyword: the limit must come before the script's own.
+    std::string config = read_file(dir / "sshd" / "sshd_config");
+    EXPECT_LT(config.find("MaxSessions 1\n"), config.find("MaxSessions 64"));
 }
 
 TEST_F(SftpListing, MissingFolderListedAheadFailsAsListedAlone) {
