@@ -210,7 +210,9 @@ void SftpLister::receive() {
     std::optional<std::size_t> n;
     try {
         n = channel_->read(buffer, sizeof buffer, timeout_ms_);
-        if (!n) fail("the server did not answer for " + std::to_string(timeout_ms_ / 1000) + " s");
+        if (!n)
+            fail("the server did not answer for " + std::to_string(timeout_ms_ / 1000) +
+                 " s (raise --ssh-timeout for a slow link)");
         if (*n == 0) fail("the server closed the SFTP channel");
         // And what else has come, so the requests these replies lead to go
         // out in one write.
