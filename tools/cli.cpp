@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "platform/process.hpp"
 #include "sync/error.hpp"
 #include "sync/log.hpp"
 #include "sync/report/report.hpp"
@@ -107,6 +108,7 @@ sync::TargetOptions SshFlags::options() const {
         o.remote_exmsync = remote_exmsync;
     }
     o.verify_full = verify == "full";
+    o.open.smb.lister_program = platform::executable_path();
     if (o.open.ssh.timeout_seconds <= 0) throw sync::UsageError("--ssh-timeout must be at least 1 second");
     return o;
 }

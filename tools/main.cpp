@@ -9,6 +9,7 @@
 #include "sync/error.hpp"
 #include "sync/log.hpp"
 #include "tools/cli.hpp"
+#include "transport/transport.hpp"
 
 namespace exmsync::cli {
 namespace {
@@ -155,6 +156,11 @@ int main(int raw_argc, char** raw_argv) {
     // Listed with the others; answered below, before parsing, since its
     // argument is itself a command name.
     app.add_subcommand("help", "Show the help of exmsync, or of one command: exmsync help COMMAND");
+
+    // Internal, not a command of the CLI: a worker of an smb:// target's
+    // lister, started by this program itself (transport/smb_lister.hpp).
+    if (argc == 2 && arguments[1] == "smb-lister")
+        if (auto code = exmsync::transport::run_smb_lister()) return *code;
 
     Output out;
     out.json = wants_json(argc, argv);

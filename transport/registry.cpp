@@ -98,6 +98,18 @@ std::unique_ptr<Transport> open_smb_url(const std::string& url, const std::strin
 }
 #endif
 
+}  // namespace
+
+std::optional<int> run_smb_lister() {
+#ifdef EXMSYNC_WITH_SMB
+    return serve_smb_lister();
+#else
+    return std::nullopt;
+#endif
+}
+
+namespace {
+
 struct Scheme {
     const char* name;
     Factory open;

@@ -22,6 +22,7 @@
 #include "platform/process.hpp"
 #include "transport/path.hpp"
 #include "transport/smb_library.hpp"
+#include "transport/smb_lister.hpp"
 
 namespace exmsync::transport {
 namespace {
@@ -280,9 +281,14 @@ private:
 
 class SmbTransport final : public Transport {
 public:
-    SmbTransport(const std::string& url, const OpenOptions::Smb& options)
-        : shown_(redact_url(url)), url_(parse_url(url)) {
-        if (!options.credentials.empty()) {
+    // `given`: the logon of the transport whose lister this is (smb_lister.hpp).
+    SmbTransport(const std::string& url, const OpenOptions::Smb& options, const SmbListerLogon* given = nullptr)
+        : shown_(redact_url(url)), url_(parse_url(url)), typed_url_(url), options_(options) {
+        if (given) {
+            url_.user = given->user;
+            url_.domain = given->domain;
+            password_ = given->password;
+        } else if (!options.credentials.empty()) {
             Credentials c = read_credentials(shown_, options.credentials);
             if (!url_.user.empty() && !c.user.empty() && c.user != url_.user)
                 throw Error("target " + shown_ + ": the URL names user " + url_.user + " but " + options.credentials +
@@ -363,12 +369,41 @@ public:
     }
 
     std::vector<DirEntry> list(const std::string& dir) override {
-        std::lock_guard guard(library_lock());
+        std::unique_lock guard(library_lock());
         const auto parts = split_path(shown_, dir);
         folders_ok(parts, parts.size(), "list", dir, false);
-        auto entries = list_folder(dir, "list");
-        remember(dir, entries);
-        return entries;
+        std::optional<std::vector<DirEntry>> entries;
+        if (lister_ && lister_->has(dir)) {
+            // The lister's workers have connections of their own: other
+            // SMB targets of this push may use the library meanwhile.
+            guard.unlock();
+            entries = lister_->take(dir);
+            guard.lock();
+        }
+        // Whatever the lister could not list, this connection lists, and
+        // reports as it always did.
+        if (!entries) entries = list_folder(dir, "list");
+        remember(dir, *entries);
+        return std::move(*entries);
+    }
+
+    // A scan of many folders has them listed by the lister's workers, a few
+    // at once (smb_lister.hpp). A small tree is not worth their logons.
+    void list_ahead(const std::vector<std::string>& dirs) override {
+        if (options_.lister_program.empty()) return;
+        hinted_ += dirs.size();
+        if (!lister_) {
+            if (hinted_ < kListerAfter) return;
+            SmbListerLogon logon{typed_url_, url_.user, url_.domain, password_, options_.require_encryption};
+            lister_ = std::make_unique<SmbLister>(options_.lister_program, logon, SmbLister::kWorkers);
+        }
+        lister_->want(dirs);
+    }
+
+    // The worker's side of the lister: a folder's listing as the server gives it.
+    std::vector<DirEntry> list_for_lister(const std::string& dir) {
+        std::lock_guard guard(library_lock());
+        return list_folder(dir, "list");
     }
 
     std::string read_link(const std::string& path) override {
@@ -398,6 +433,7 @@ public:
     std::unique_ptr<Writer> create(const std::string& path) override {
         std::lock_guard guard(library_lock());
         located(path, "create");
+        changed();
         // Read as well as write: the size is checked on this handle at commit
         // (an SMB handle opened for writing only may not query its attributes).
         SMBCFILE* file = retry_busy(
@@ -434,6 +470,7 @@ public:
             if (!same_entry_other_case(from, to))
                 throw AlreadyExists(where("rename " + quote_path(from) + " to", to) + "something is already there");
         }
+        changed();
         int rc = retry_busy_rc([&] {
             return api().smbc_getFunctionRename(ctx_)(ctx_, url(from).c_str(), ctx_, url(to).c_str());
         });
@@ -456,6 +493,7 @@ public:
         located(path, "remove");
         auto st = exact_stat(path);
         if (!st) throw NotFound(where("remove", path) + "it does not exist");
+        changed();
         int rc = retry_busy_rc([&] {
             return st->kind == Kind::Directory ? api().smbc_getFunctionRmdir(ctx_)(ctx_, url(path).c_str())
                                                : api().smbc_getFunctionUnlink(ctx_)(ctx_, url(path).c_str());
@@ -473,6 +511,7 @@ public:
     void mkdir(const std::string& path) override {
         std::lock_guard guard(library_lock());
         located(path, "create folder");
+        changed();
         if (api().smbc_getFunctionMkdir(ctx_)(ctx_, url(path).c_str(), 0755) != 0) {
             int e = errno;
             if (e == EEXIST || raw_stat(path))
@@ -564,6 +603,7 @@ public:
     }
 
     void set_mtime_of(const std::string& path, std::int64_t mtime_ns) {
+        changed();
         struct timeval times[2];
         std::int64_t seconds = mtime_ns / 1'000'000'000, rest = mtime_ns % 1'000'000'000;
         if (rest < 0) {
@@ -573,6 +613,11 @@ public:
         times[0].tv_sec = times[1].tv_sec = static_cast<time_t>(seconds);
         times[0].tv_usec = times[1].tv_usec = static_cast<suseconds_t>(rest / 1000);
         if (api().smbc_getFunctionUtimes(ctx_)(ctx_, url(path).c_str(), times) != 0) fail("set the time of", path);
+    }
+
+    // Whatever was listed ahead may be out of date now.
+    void changed() {
+        if (lister_) lister_->forget();
     }
 
     std::optional<Stat> raw_stat(const std::string& path) {
@@ -890,8 +935,16 @@ private:
             it = verified_.erase(it);
     }
 
+    // Folders hinted before the lister starts: below this many, a walk is
+    // quicker on this connection alone than with three more logons.
+    static constexpr std::size_t kListerAfter = 16;
+
     std::string shown_;
     SmbUrl url_;
+    std::string typed_url_;
+    OpenOptions::Smb options_;
+    std::unique_ptr<SmbLister> lister_;
+    std::size_t hinted_ = 0;
     std::string password_;
     std::string base_;  // smb://host/share, percent-encoded
     std::string root_;  // the folder in the share, decoded, '/'-separated
@@ -972,6 +1025,16 @@ void SmbWriter::commit(Flush) {
 std::unique_ptr<Transport> open_smb(const std::string& url, const OpenOptions::Smb& options) {
     auto t = std::make_unique<SmbTransport>(url, options);
     return t;
+}
+
+int serve_smb_lister() {
+    std::unique_ptr<SmbTransport> transport;
+    return serve_smb_listings([&](const SmbListerLogon& logon) {
+        OpenOptions::Smb options;
+        options.require_encryption = logon.require_encryption;
+        transport = std::make_unique<SmbTransport>(logon.url, options, &logon);
+        return [&](const std::string& dir) { return transport->list_for_lister(dir); };
+    });
 }
 
 }  // namespace exmsync::transport

@@ -38,6 +38,8 @@
 // libsmbclient keeps process-wide state that is not safe for threads in
 // Debian's build (no smbc_thread_posix): every call into it holds one
 // process-wide lock, so SMB targets pushed in parallel take turns on the wire.
+// A scan's listings are the exception: list_ahead() hands them to worker
+// processes with connections of their own (smb_lister.hpp).
 #pragma once
 
 #include <memory>
@@ -50,5 +52,9 @@ namespace exmsync::transport {
 // Connects, logs on and opens the folder of `url`. Throws Error naming the
 // target and what to do (wrong password, missing share, no encryption, ...).
 std::unique_ptr<Transport> open_smb(const std::string& url, const OpenOptions::Smb& options);
+
+// `exmsync smb-lister`: one of the workers that list folders for an smb://
+// transport (smb_lister.hpp), speaking on stdin and stdout. Returns the exit code.
+int serve_smb_lister();
 
 }  // namespace exmsync::transport

@@ -100,6 +100,9 @@ struct OpenOptions {
     struct Smb {
         std::string credentials;          // username=/password=/domain= file; empty: EXMSYNC_SMB_PASSWORD
         bool require_encryption = false;  // refuse a share whose traffic cannot be encrypted
+        // This exmsync, run as `exmsync smb-lister` to list folders in
+        // parallel (smb_lister.hpp); empty: one folder at a time.
+        std::string lister_program;
     } smb;
 };
 
@@ -256,6 +259,11 @@ std::optional<boost::filesystem::path> local_location(const std::string& url_or_
 // Throws Error when the root does not exist, is not a folder, or the URL is
 // malformed or of an unknown scheme.
 std::unique_ptr<Transport> open_transport(const std::string& url_or_path, const OpenOptions& options = {});
+
+// `exmsync smb-lister`, the internal command an smb:// transport starts to
+// list folders in parallel (smb_lister.hpp): its exit code, or nullopt in a
+// build without SMB.
+std::optional<int> run_smb_lister();
 
 // The URL with any password in its user part replaced by "***", for messages
 // and logs. A plain path is returned unchanged. When unsure where the password

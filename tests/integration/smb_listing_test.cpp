@@ -1,0 +1,259 @@
+// Listing ahead over SMB (transport/smb_lister.hpp) on a real smbd: a walk
+// that hints its folders, listed by the lister's own exmsync processes, must
+// see exactly what one listing each on the transport's connection shows, the
+// same errors, nothing from before a change made through the transport, and
+// the same result when the workers cannot start or die halfway.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "integration/smb_server.hpp"
+#include "transport/smb.hpp"
+#include "transport/smb_lister.hpp"
+
+using namespace exmsync;
+using namespace exmsync::testing;
+using namespace exmsync::testing::smb;
+
+namespace {
+
+class SmbListing : public ::testing::Test {
+protected:
+    void SetUp() override {
+        server = std::make_unique<SmbServer>(dir / "smbd");
+        make_share_folder(*server, "sync", "t");
+        target = server->share_dir("sync") / "t";
+    }
+
+    // With the lister of `program` (empty: none, one folder at a time).
+    std::unique_ptr<transport::Transport> open(const std::string& program = EXMSYNC_BINARY,
+                                               const std::string& share = "sync", bool encrypt = false) {
+        transport::OpenOptions::Smb smb;
+        smb.credentials = (*server)["SMB_CREDENTIALS"];
+        smb.lister_program = program;
+        smb.require_encryption = encrypt;
+        return transport::open_smb(server->url(share, "t"), smb);
+    }
+
+    // Files and folders made on the share's disk, owned by smbd's account.
+    void made() { run("chown -R exmsynctest: " + q(server->share_dir("sync")) + " " + q(server->share_dir("secure"))); }
+
+    // Every entry under `dir`, depth first, one line each; with `ahead`, each
+    // folder's subfolders are hinted as soon as it is listed, as a scan does.
+    // Folders named "skipped" are not gone into, as a scan leaves out an
+    // excluded folder (the lister may have guessed them all the same).
+    static void walk(transport::Transport& t, const std::string& dir, bool ahead, std::ostringstream& out) {
+        auto children = t.list(dir);
+        std::vector<std::string> folders;
+        auto enters = [](const transport::DirEntry& c) {
+            return c.stat.kind == transport::Kind::Directory && c.name != "skipped";
+        };
+        for (const auto& c : children)
+            if (enters(c)) folders.push_back(dir.empty() ? c.name : dir + "/" + c.name);
+        if (ahead && !folders.empty()) t.list_ahead(folders);
+        for (const auto& c : children) {
+            std::string path = dir.empty() ? c.name : dir + "/" + c.name;
+            out << path << ' ' << static_cast<int>(c.stat.kind) << ' ' << c.stat.size << ' ' << c.stat.mtime_ns
+                << '\n';
+            if (enters(c)) walk(t, path, ahead, out);
+        }
+    }
+
+    static std::string walked(transport::Transport& t, bool ahead) {
+        std::ostringstream out;
+        walk(t, "", ahead, out);
+        return out.str();
+    }
+
+    // The SMB sessions smbd serves for the test account now.
+    std::size_t sessions() const {
+        std::istringstream text(server->sessions());
+        std::size_t n = 0;
+        for (std::string line; std::getline(text, line);) n += line.find("exmsynctest") != std::string::npos;
+        return n;
+    }
+
+    TempDir dir{scratch_parent()};
+    std::unique_ptr<SmbServer> server;
+    fs::path target;
+};
+
+// "" when equal, else the first line where they part (a whole walk is too long to print).
+std::string first_difference(const std::string& a, const std::string& b) {
+    std::istringstream x(a), y(b);
+    std::string p, q;
+    while (true) {
+        const bool more_x = static_cast<bool>(std::getline(x, p)), more_y = static_cast<bool>(std::getline(y, q));
+        if (!more_x && !more_y) return "";
+        if (!more_x || !more_y || p != q)
+            return "'" + (more_x ? p : "(end)") + "' where the other has '" + (more_y ? q : "(end)") + "'";
+    }
+}
+
+// A tree with more folders than are fetched at once, a folder of non-ASCII
+// names that takes more than one directory query, names with spaces and
+// shell characters, empty folders and a subtree the walk leaves out.
+void grow(const fs::path& target) {
+    for (int i = 0; i < 120; ++i) {
+        fs::path folder = target / ("f" + std::to_string(i)) / "inner";
+        fs::create_directories(folder);
+        write_file(folder / ("file " + std::to_string(i) + ".html"), std::string(static_cast<std::size_t>(i), 'x'));
+    }
+    for (int i = 0; i < 1500; ++i) write_file(target / "wide" / ("n\xc3\xa4me-" + std::to_string(i) + ".html"), "y");
+    fs::create_directories(target / "empty" / "deeper");
+    for (int i = 0; i < 40; ++i) write_file(target / "f7" / "skipped" / std::to_string(i) / "deep" / "x", "s");
+    fs::create_directories(target / "dollar $(x); 'q'");
+}
+
+TEST_F(SmbListing, ListedAheadMatchesListedOneByOne) {
+    grow(target);
+    made();
+    std::string one_by_one = walked(*open(""), false);
+    auto t = open();
+    std::string ahead = walked(*t, true);
+    // The main connection and the lister's three (and maybe the last
+    // transport's, which smbd has not yet let go): the workers listed.
+    EXPECT_GE(sessions(), 1 + transport::SmbLister::kWorkers);
+    EXPECT_EQ(first_difference(ahead, one_by_one), "");
+    EXPECT_NE(one_by_one.find("wide/n\xc3\xa4me-1499.html 0 1 "), std::string::npos);
+    EXPECT_NE(one_by_one.find("f119/inner/file 119.html 0 119 "), std::string::npos);
+    EXPECT_NE(one_by_one.find("f7/skipped 1 "), std::string::npos);
+    EXPECT_EQ(one_by_one.find("f7/skipped/"), std::string::npos);
+    EXPECT_EQ(std::count(one_by_one.begin(), one_by_one.end(), '\n'), 120 * 3 + 1501 + 2 + 1 + 1);
+}
+
+TEST_F(SmbListing, EncryptedShareIsListedAheadEncrypted) {
+    fs::path secure = server->share_dir("secure") / "t";
+    for (int i = 0; i < 40; ++i) write_file(secure / ("d" + std::to_string(i)) / "sub" / "f", "f");
+    made();
+    std::string one_by_one = walked(*open("", "secure", true), false);
+    auto t = open(EXMSYNC_BINARY, "secure", true);
+    EXPECT_EQ(first_difference(walked(*t, true), one_by_one), "");
+    EXPECT_GE(sessions(), 1 + transport::SmbLister::kWorkers);
+    EXPECT_EQ(std::count(one_by_one.begin(), one_by_one.end(), '\n'), 40 * 3);
+}
+
+// Workers that cannot start, or that end before they log on: every folder
+// is listed on the transport's own connection, and nothing is missed.
+TEST_F(SmbListing, ListerThatCannotStartLeavesTheWalkWhole) {
+    grow(target);
+    made();
+    std::string one_by_one = walked(*open(""), false);
+    for (const std::string program : {"/nonexistent/exmsync", "/bin/false", "/bin/cat"}) {
+        auto t = open(program);
+        EXPECT_EQ(first_difference(walked(*t, true), one_by_one), "") << program;
+    }
+}
+
+TEST_F(SmbListing, WorkersKilledMidWalkLeaveTheWalkWhole) {
+    grow(target);
+    made();
+    std::string one_by_one = walked(*open(""), false);
+    auto t = open();
+    t->list("");
+    std::vector<std::string> folders;
+    for (const auto& e : t->list(""))
+        if (e.stat.kind == transport::Kind::Directory) folders.push_back(e.name);
+    t->list_ahead(folders);
+    t->list(folders[0]);
+    ASSERT_GE(sessions(), 1 + transport::SmbLister::kWorkers);
+    run("pkill -KILL -P " + std::to_string(getpid()) + " -f smb-lister");
+    EXPECT_EQ(first_difference(walked(*t, true), one_by_one), "");
+}
+
+TEST_F(SmbListing, MissingFolderListedAheadFailsAsListedAlone) {
+    std::vector<std::string> folders;
+    for (int i = 10; i < 40; ++i) {
+        folders.push_back("d" + std::to_string(i));
+        write_file(target / folders.back() / "a", "a");
+    }
+    made();
+    std::string alone;
+    try {
+        open("")->list("d10/gone");
+    } catch (const transport::NotFound& e) {
+        alone = e.what();
+    }
+    ASSERT_FALSE(alone.empty());
+    auto t = open();
+    t->list("");
+    t->list_ahead(folders);
+    t->list_ahead({"d10/gone"});
+    ASSERT_EQ(t->list("d10").size(), 1u);
+    try {
+        t->list("d10/gone");
+        ADD_FAILURE() << "a missing folder was listed";
+    } catch (const transport::NotFound& e) {
+        EXPECT_EQ(e.what(), alone);
+    }
+    ASSERT_EQ(t->list("d11").size(), 1u);
+}
+
+TEST_F(SmbListing, FoldersListedOutOfWalkOrderAreStillRight) {
+    std::vector<std::string> folders;
+    for (int i = 10; i < 40; ++i) {
+        folders.push_back("d" + std::to_string(i));
+        write_file(target / folders.back() / (folders.back() + "-1"), "x");
+    }
+    made();
+    auto t = open();
+    t->list("");
+    t->list_ahead(folders);
+    // The last first: what the walk passed is dropped, and listed anew when asked for.
+    std::vector<std::string> order = {folders.back()};
+    order.insert(order.end(), folders.begin(), folders.end());
+    for (const auto& name : order) {
+        auto listed = t->list(name);
+        ASSERT_EQ(listed.size(), 1u) << name;
+        EXPECT_EQ(listed[0].name, name + "-1");
+    }
+}
+
+TEST_F(SmbListing, ChangeThroughTheTransportDropsWhatWasListedAhead) {
+    std::vector<std::string> folders;
+    for (int i = 10; i < 60; ++i) {
+        folders.push_back("d" + std::to_string(i));
+        write_file(target / folders.back() / "old", "o");
+    }
+    made();
+    auto t = open();
+    t->list("");
+    t->list_ahead(folders);
+    // Waiting for the first folder lets the workers list others meanwhile:
+    // their entries are then here before the change below.
+    ASSERT_EQ(t->list(folders[0]).size(), 1u);
+    for (std::size_t i = 1; i < folders.size(); ++i) {
+        auto w = t->create(folders[i] + "/new");
+        w->write("n", 1);
+        w->commit(transport::Flush::Deferred);
+    }
+    t->remove(folders[1] + "/old");
+    for (std::size_t i = 1; i < folders.size(); ++i) {
+        auto listed = t->list(folders[i]);
+        std::string names;
+        for (const auto& e : listed) names += e.name + " ";
+        EXPECT_EQ(names, i == 1 ? "new " : "new old ") << folders[i];
+    }
+}
+
+TEST_F(SmbListing, ServerGoneWhileListingAheadIsAnErrorNamingTheTarget) {
+    grow(target);
+    made();
+    auto t = open();
+    std::vector<std::string> folders;
+    for (const auto& e : t->list(""))
+        if (e.stat.kind == transport::Kind::Directory) folders.push_back(e.name);
+    t->list_ahead(folders);
+    t->list(folders[0]);
+    server->kill_all();
+    try {
+        for (const auto& f : folders) t->list(f);
+        ADD_FAILURE() << "every folder was listed from a server that is gone";
+    } catch (const transport::Error& e) {
+        EXPECT_NE(std::string(e.what()).find(server->url("sync", "t")), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace

@@ -1,0 +1,400 @@
+#include "transport/smb_lister.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "platform/process.hpp"
+
+namespace exmsync::transport {
+namespace {
+
+// Frames on the pipes: a 4-byte little-endian length, then the payload.
+// Parent to worker: the logon (url, user, domain, password, encryption
+// flag), then one frame per folder (id, path). Worker to parent: the logon's
+// outcome (id 0), then one frame per folder (id, status, entries).
+constexpr std::uint32_t kMaxFrame = 64u << 20;
+constexpr std::uint8_t kListed = 0, kFailed = 1;
+// Sent by a worker that logged on: a program that is not this exmsync (or
+// not of this version of the protocol) is never taken for one.
+constexpr const char* kGreeting = "exmsync smb-lister 1";
+// How often a reader thread looks up from a quiet worker to see whether the
+// lister is closing.
+constexpr int kPollMs = 250;
+
+void put32(std::string& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+void put64(std::string& out, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
+}
+void put_text(std::string& out, const std::string& text) {
+    put32(out, static_cast<std::uint32_t>(text.size()));
+    out += text;
+}
+std::string framed(const std::string& payload) {
+    std::string out;
+    put32(out, static_cast<std::uint32_t>(payload.size()));
+    return out + payload;
+}
+
+// Reads fields of one payload; false once a field runs past its end.
+class Fields {
+public:
+    explicit Fields(const std::string& data) : data_(data) {}
+    bool u8(std::uint8_t& v) {
+        if (at_ >= data_.size()) return false;
+        v = static_cast<std::uint8_t>(data_[at_++]);
+        return true;
+    }
+    bool u32(std::uint32_t& v) {
+        std::uint64_t wide;
+        if (!bytes(4, wide)) return false;
+        v = static_cast<std::uint32_t>(wide);
+        return true;
+    }
+    bool u64(std::uint64_t& v) { return bytes(8, v); }
+    bool text(std::string& v) {
+        std::uint32_t n;
+        if (!u32(n) || data_.size() - at_ < n) return false;
+        v.assign(data_, at_, n);
+        at_ += n;
+        return true;
+    }
+    bool at_end() const { return at_ == data_.size(); }
+
+private:
+    bool bytes(int n, std::uint64_t& v) {
+        if (data_.size() - at_ < static_cast<std::size_t>(n)) return false;
+        v = 0;
+        for (int i = 0; i < n; ++i) v |= std::uint64_t{static_cast<unsigned char>(data_[at_ + i])} << (8 * i);
+        at_ += static_cast<std::size_t>(n);
+        return true;
+    }
+    const std::string& data_;
+    std::size_t at_ = 0;
+};
+
+// Takes the frames out of `in` as they complete.
+std::optional<std::string> next_frame(std::string& in) {
+    Fields header(in);
+    std::uint32_t length;
+    if (!header.u32(length)) return std::nullopt;
+    if (length > kMaxFrame) throw platform::PipeError("a frame of " + std::to_string(length) + " bytes");
+    if (in.size() - 4 < length) return std::nullopt;
+    std::string frame = in.substr(4, length);
+    in.erase(0, 4 + std::size_t{length});
+    return frame;
+}
+
+std::optional<std::string> read_stdin_frame(std::string& in) {
+    while (true) {
+        if (auto frame = next_frame(in)) return frame;
+        char buffer[64 * 1024];
+        auto n = platform::read_stdin(buffer, sizeof buffer, -1);
+        if (!n || *n == 0) return std::nullopt;
+        in.append(buffer, *n);
+    }
+}
+
+void write_stdout_frame(const std::string& payload) {
+    const std::string out = framed(payload);
+    platform::write_stdout(out.data(), out.size());
+}
+
+}  // namespace
+
+struct SmbLister::Worker {
+    std::unique_ptr<platform::Child> child;
+    std::thread reader;
+    std::size_t outstanding = 0;  // requests written and not yet answered
+    bool alive = false;
+};
+
+bool SmbLister::WalkOrder::operator()(const std::string& a, const std::string& b) const {
+    auto key = [](char c) { return c == '/' ? 0 : static_cast<unsigned char>(c) + 1; };
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                        [&](char x, char y) { return key(x) < key(y); });
+}
+
+SmbLister::SmbLister(const std::string& program, const SmbListerLogon& logon, std::size_t workers) {
+    std::string hello;
+    put_text(hello, logon.url);
+    put_text(hello, logon.user);
+    put_text(hello, logon.domain);
+    put_text(hello, logon.password);
+    hello.push_back(logon.require_encryption ? 1 : 0);
+    const std::string first = framed(hello);
+#if defined(_WIN32)
+    const std::string null_device = "NUL";
+#else
+    const std::string null_device = "/dev/null";
+#endif
+    for (std::size_t i = 0; i < workers; ++i) {
+        auto worker = std::make_unique<Worker>();
+        try {
+            worker->child = std::make_unique<platform::Child>(std::vector<std::string>{program, "smb-lister"},
+                                                              null_device);
+            worker->child->write(first.data(), first.size());
+            worker->alive = true;
+        } catch (const platform::PipeError&) {
+            worker->child.reset();
+        }
+        workers_.push_back(std::move(worker));
+    }
+    // Each worker's replies are read by a thread of its own, so a worker
+    // never waits on a full pipe while the walk waits on another.
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        Worker& w = *workers_[i];
+        if (!w.alive) continue;
+        w.reader = std::thread([this, i, child = w.child.get()] {
+            std::string in;
+            bool logged_on = false;
+            try {
+                while (true) {
+                    while (auto frame = next_frame(in)) {
+                        if (!logged_on) {
+                            // The logon's outcome: a status byte, then the
+                            // greeting or why not.
+                            if (*frame != std::string(1, static_cast<char>(kListed)) + kGreeting)
+                                throw platform::PipeError("no logon");
+                            logged_on = true;
+                            continue;
+                        }
+                        std::lock_guard guard(mutex_);
+                        replies_.push_back({i, std::move(*frame)});
+                        arrived_.notify_one();
+                    }
+                    char buffer[64 * 1024];
+                    auto n = child->read(buffer, sizeof buffer, kPollMs);
+                    if (!n) {
+                        if (stopping_) break;
+                        continue;
+                    }
+                    if (*n == 0) break;
+                    in.append(buffer, *n);
+                }
+            } catch (const platform::PipeError&) {
+            }
+            std::lock_guard guard(mutex_);
+            replies_.push_back({i, std::nullopt});
+            arrived_.notify_one();
+        });
+    }
+}
+
+SmbLister::~SmbLister() {
+    // A worker ends when its input does, after the folder it is on; one that
+    // does not is killed by its Child, once the reader has let go of it.
+    stopping_ = true;
+    for (auto& w : workers_)
+        if (w->child) w->child->close_input();
+    for (auto& w : workers_)
+        if (w->reader.joinable()) w->reader.join();
+}
+
+bool SmbLister::any_alive() const {
+    return std::any_of(workers_.begin(), workers_.end(), [](const auto& w) { return w->alive; });
+}
+
+void SmbLister::want(const std::vector<std::string>& folders) {
+    if (!any_alive()) return;
+    for (const auto& folder : folders)
+        if (!folders_.count(folder) && hinted_.size() < kHinted) hinted_.insert(folder);
+    fill();
+}
+
+bool SmbLister::has(const std::string& folder) const {
+    return any_alive() ? folders_.count(folder) || hinted_.count(folder) : folders_.count(folder) != 0;
+}
+
+std::optional<std::vector<DirEntry>> SmbLister::take(const std::string& folder) {
+    auto it = folders_.find(folder);
+    if (it == folders_.end()) {
+        hinted_.erase(folder);
+        if (!any_alive()) return std::nullopt;
+        start(folder);
+        it = folders_.find(folder);
+        if (it == folders_.end()) return std::nullopt;
+    }
+    // A walk never comes back: what lies before this folder in walk order
+    // (guesses inside a folder the walk left out) will not be asked for.
+    hinted_.erase(hinted_.begin(), hinted_.lower_bound(folder));
+    for (auto before = folders_.begin(); before != it;) before = drop(before);
+    fill();
+    while (!it->second->done)
+        if (!receive()) worker_gone(it->second->worker);
+    auto out = std::move(it->second->entries);
+    folders_.erase(it);
+    fill();
+    return out;
+}
+
+SmbLister::Folders::iterator SmbLister::drop(Folders::iterator it) {
+    if (!it->second->done)
+        for (auto& [id, request] : requests_)
+            if (request.folder == it->second.get()) request.folder = nullptr;  // its reply still comes, and is let go
+    return folders_.erase(it);
+}
+
+void SmbLister::forget() {
+    hinted_.clear();
+    for (auto it = folders_.begin(); it != folders_.end();) it = drop(it);
+}
+
+// Asks the worker with the fewest unanswered requests.
+void SmbLister::start(const std::string& folder) {
+    Worker* best = nullptr;
+    std::size_t index = 0;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        Worker& w = *workers_[i];
+        if (w.alive && (!best || w.outstanding < best->outstanding)) {
+            best = &w;
+            index = i;
+        }
+    }
+    if (!best) return;
+    const std::uint32_t id = next_id_++;
+    std::string request;
+    put32(request, id);
+    put_text(request, folder);
+    const std::string out = framed(request);
+    try {
+        best->child->write(out.data(), out.size());
+    } catch (const platform::PipeError&) {
+        worker_gone(index);
+        return start(folder);
+    }
+    ++best->outstanding;
+    auto owned = std::make_unique<Folder>();
+    owned->path = folder;
+    owned->worker = index;
+    requests_[id] = {owned.get(), index};
+    folders_[folder] = std::move(owned);
+}
+
+// Starts hinted folders, first in walk order, while there is room.
+void SmbLister::fill() {
+    while (!hinted_.empty() && requests_.size() < kInFlight && any_alive()) {
+        std::string folder = *hinted_.begin();
+        hinted_.erase(hinted_.begin());
+        start(folder);
+    }
+}
+
+bool SmbLister::receive() {
+    std::deque<Reply> replies;
+    {
+        std::unique_lock lock(mutex_);
+        if (!arrived_.wait_for(lock, std::chrono::milliseconds(kReplyTimeoutMs), [&] { return !replies_.empty(); }))
+            return false;
+        replies.swap(replies_);
+    }
+    for (auto& reply : replies) {
+        if (!reply.frame) {
+            worker_gone(reply.worker);
+            continue;
+        }
+        Fields fields(*reply.frame);
+        std::uint32_t id;
+        std::uint8_t status;
+        auto request = fields.u32(id) ? requests_.find(id) : requests_.end();
+        if (request == requests_.end() || !fields.u8(status)) {
+            worker_gone(reply.worker);  // it speaks nonsense: none of its listings is trusted
+            continue;
+        }
+        Folder* folder = request->second.folder;
+        requests_.erase(request);
+        --workers_[reply.worker]->outstanding;
+        if (!folder) continue;
+        folder->done = true;
+        std::uint32_t count;
+        if (status != kListed || !fields.u32(count)) continue;
+        std::vector<DirEntry> entries;
+        bool whole = true;
+        for (std::uint32_t i = 0; i < count && whole; ++i) {
+            DirEntry e;
+            std::uint8_t kind = 0;
+            std::uint64_t mtime = 0;
+            whole = fields.text(e.name) && fields.u8(kind) && kind <= static_cast<std::uint8_t>(Kind::Other) &&
+                    fields.u64(e.stat.size) && fields.u64(mtime);
+            e.stat.kind = static_cast<Kind>(kind);
+            e.stat.mtime_ns = static_cast<std::int64_t>(mtime);
+            entries.push_back(std::move(e));
+        }
+        if (!whole || !fields.at_end()) continue;
+        // Its subfolders are likely next (see SftpLister::finish).
+        for (const auto& e : entries) {
+            if (e.stat.kind != Kind::Directory || hinted_.size() >= kHinted) continue;
+            std::string child = folder->path.empty() ? e.name : folder->path + "/" + e.name;
+            if (!folders_.count(child)) hinted_.insert(std::move(child));
+        }
+        folder->entries = std::move(entries);
+    }
+    fill();
+    return true;
+}
+
+// Its folders are listed by the caller; nothing more is asked of it.
+void SmbLister::worker_gone(std::size_t worker) {
+    workers_[worker]->alive = false;
+    workers_[worker]->outstanding = 0;
+    for (auto it = requests_.begin(); it != requests_.end();) {
+        if (it->second.worker != worker) {
+            ++it;
+            continue;
+        }
+        if (Folder* f = it->second.folder) {
+            f->done = true;
+            f->entries.reset();
+        }
+        it = requests_.erase(it);
+    }
+}
+
+int serve_smb_listings(
+    const std::function<std::function<std::vector<DirEntry>(const std::string&)>(const SmbListerLogon&)>& open) {
+    platform::ignore_broken_pipes();
+    std::string in;
+    auto hello = read_stdin_frame(in);
+    if (!hello) return 2;
+    Fields fields(*hello);
+    SmbListerLogon logon;
+    std::uint8_t encrypt = 0;
+    if (!fields.text(logon.url) || !fields.text(logon.user) || !fields.text(logon.domain) ||
+        !fields.text(logon.password) || !fields.u8(encrypt))
+        return 2;
+    logon.require_encryption = encrypt != 0;
+    std::function<std::vector<DirEntry>(const std::string&)> list;
+    try {
+        list = open(logon);
+    } catch (const Error& e) {
+        write_stdout_frame(std::string(1, static_cast<char>(kFailed)) + e.what());
+        return 1;
+    }
+    write_stdout_frame(std::string(1, static_cast<char>(kListed)) + kGreeting);
+    while (auto request = read_stdin_frame(in)) {
+        Fields asked(*request);
+        std::uint32_t id;
+        std::string folder;
+        if (!asked.u32(id) || !asked.text(folder)) return 2;
+        std::string reply;
+        put32(reply, id);
+        try {
+            auto entries = list(folder);
+            reply.push_back(static_cast<char>(kListed));
+            put32(reply, static_cast<std::uint32_t>(entries.size()));
+            for (const auto& e : entries) {
+                put_text(reply, e.name);
+                reply.push_back(static_cast<char>(e.stat.kind));
+                put64(reply, e.stat.size);
+                put64(reply, static_cast<std::uint64_t>(e.stat.mtime_ns));
+            }
+        } catch (const Error&) {
+            reply.push_back(static_cast<char>(kFailed));
+        }
+        write_stdout_frame(reply);
+    }
+    return 0;
+}
+
+}  // namespace exmsync::transport
