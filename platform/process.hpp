@@ -63,6 +63,9 @@ public:
     // Its exit status once it ended by itself (waits for it); -1 when it was
     // killed by a signal.
     int wait();
+    // Ends it at once (SIGKILL, TerminateProcess), for a helper whose work
+    // is no longer wanted and that may be stuck; the destructor reaps it.
+    void kill();
     std::int64_t pid() const;
 
 private:

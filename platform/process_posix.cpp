@@ -168,6 +168,10 @@ void Child::close_input() { close_fd(in_); }
 
 std::int64_t Child::pid() const { return process_; }
 
+void Child::kill() {
+    if (!status_ && process_ > 0) ::kill(static_cast<pid_t>(process_), SIGKILL);
+}
+
 int Child::wait() {
     if (!status_) {
         close_fd(in_);

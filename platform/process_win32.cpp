@@ -280,6 +280,10 @@ void Child::close_input() { close_handle(in_); }
 
 std::int64_t Child::pid() const { return ::GetProcessId(as_handle(process_)); }
 
+void Child::kill() {
+    if (!status_ && process_ != -1) ::TerminateProcess(as_handle(process_), 1);
+}
+
 int Child::wait() {
     if (!status_) {
         close_handle(in_);

@@ -977,6 +977,7 @@ std::size_t SmbReader::read(char* buffer, std::size_t size) {
 SmbWriter::~SmbWriter() {
     if (!file_) return;
     std::lock_guard guard(library_lock());
+    owner_.changed();  // bytes may have been written: a listing made meanwhile shows the file as it was
     api().smbc_getFunctionClose(owner_.context())(owner_.context(), file_);
     owner_.writer_closed();
 }
@@ -1001,6 +1002,8 @@ void SmbWriter::write(const char* data, std::size_t size) {
 void SmbWriter::commit(Flush) {
     if (!file_) throw Error("internal: " + path_ + " committed twice");
     std::lock_guard guard(library_lock());
+    // A listing made while the file was written shows its old size and time.
+    owner_.changed();
     SMBCFILE* file = file_;
     file_ = nullptr;
     owner_.writer_closed();

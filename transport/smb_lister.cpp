@@ -106,7 +106,8 @@ void write_stdout_frame(const std::string& payload) {
 struct SmbLister::Worker {
     std::unique_ptr<platform::Child> child;
     std::thread reader;
-    std::size_t outstanding = 0;  // requests written and not yet answered
+    std::size_t outstanding = 0;   // requests written and not yet answered
+    std::size_t queued_bytes = 0;  // their size on the pipe
     bool alive = false;
 };
 
@@ -146,48 +147,59 @@ SmbLister::SmbLister(const std::string& program, const SmbListerLogon& logon, st
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         Worker& w = *workers_[i];
         if (!w.alive) continue;
-        w.reader = std::thread([this, i, child = w.child.get()] {
-            std::string in;
-            bool logged_on = false;
-            try {
-                while (true) {
-                    while (auto frame = next_frame(in)) {
-                        if (!logged_on) {
-                            // The logon's outcome: a status byte, then the
-                            // greeting or why not.
-                            if (*frame != std::string(1, static_cast<char>(kListed)) + kGreeting)
-                                throw platform::PipeError("no logon");
-                            logged_on = true;
-                            continue;
-                        }
-                        std::lock_guard guard(mutex_);
-                        replies_.push_back({i, std::move(*frame)});
-                        arrived_.notify_one();
-                    }
-                    char buffer[64 * 1024];
-                    auto n = child->read(buffer, sizeof buffer, kPollMs);
-                    if (!n) {
-                        if (stopping_) break;
-                        continue;
-                    }
-                    if (*n == 0) break;
-                    in.append(buffer, *n);
-                }
-            } catch (const platform::PipeError&) {
-            }
-            std::lock_guard guard(mutex_);
-            replies_.push_back({i, std::nullopt});
-            arrived_.notify_one();
-        });
+        try {
+            start_reader(i);
+        } catch (const std::system_error&) {
+            w.alive = false;  // no thread to read it: its folders are listed by the caller
+            w.child->kill();
+        }
     }
 }
 
+void SmbLister::start_reader(std::size_t i) {
+    Worker& w = *workers_[i];
+    w.reader = std::thread([this, i, child = w.child.get()] {
+        std::string in;
+        bool logged_on = false;
+        try {
+            while (true) {
+                while (auto frame = next_frame(in)) {
+                    if (!logged_on) {
+                        // The logon's outcome: a status byte, then the
+                        // greeting or why not.
+                        if (*frame != std::string(1, static_cast<char>(kListed)) + kGreeting)
+                            throw platform::PipeError("no logon");
+                        logged_on = true;
+                        continue;
+                    }
+                    std::lock_guard guard(mutex_);
+                    replies_.push_back({i, std::move(*frame)});
+                    arrived_.notify_one();
+                }
+                char buffer[64 * 1024];
+                auto n = child->read(buffer, sizeof buffer, kPollMs);
+                if (!n) {
+                    if (stopping_) break;
+                    continue;
+                }
+                if (*n == 0) break;
+                in.append(buffer, *n);
+            }
+        } catch (const platform::PipeError&) {
+        }
+        std::lock_guard guard(mutex_);
+        replies_.push_back({i, std::nullopt});
+        arrived_.notify_one();
+    });
+}
+
 SmbLister::~SmbLister() {
-    // A worker ends when its input does, after the folder it is on; one that
-    // does not is killed by its Child, once the reader has let go of it.
+    // Workers only read, so nothing is lost by ending them at once; waiting
+    // for each to answer what it was still asked could take a stuck server's
+    // timeout per folder.
     stopping_ = true;
     for (auto& w : workers_)
-        if (w->child) w->child->close_input();
+        if (w->child) w->child->kill();
     for (auto& w : workers_)
         if (w->reader.joinable()) w->reader.join();
 }
@@ -211,18 +223,19 @@ std::optional<std::vector<DirEntry>> SmbLister::take(const std::string& folder) 
     auto it = folders_.find(folder);
     if (it == folders_.end()) {
         hinted_.erase(folder);
-        if (!any_alive()) return std::nullopt;
-        start(folder);
+        if (!start(folder)) return std::nullopt;
         it = folders_.find(folder);
-        if (it == folders_.end()) return std::nullopt;
     }
     // A walk never comes back: what lies before this folder in walk order
     // (guesses inside a folder the walk left out) will not be asked for.
     hinted_.erase(hinted_.begin(), hinted_.lower_bound(folder));
     for (auto before = folders_.begin(); before != it;) before = drop(before);
     fill();
+    // A worker that does not answer for this folder in time is taken for
+    // stuck, whatever the others do meanwhile.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReplyTimeoutMs);
     while (!it->second->done)
-        if (!receive()) worker_gone(it->second->worker);
+        if (!receive(deadline)) worker_gone(it->second->worker);
     auto out = std::move(it->second->entries);
     folders_.erase(it);
     fill();
@@ -241,23 +254,25 @@ void SmbLister::forget() {
     for (auto it = folders_.begin(); it != folders_.end();) it = drop(it);
 }
 
-// Asks the worker with the fewest unanswered requests.
-void SmbLister::start(const std::string& folder) {
-    Worker* best = nullptr;
-    std::size_t index = 0;
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-        Worker& w = *workers_[i];
-        if (w.alive && (!best || w.outstanding < best->outstanding)) {
-            best = &w;
-            index = i;
-        }
-    }
-    if (!best) return;
+// Asks the worker with the fewest unanswered requests. False when none can
+// take it now: every worker is gone, or has kQueuedBytes of requests unread
+// (never more, so that writing one never waits on a worker that is stuck).
+bool SmbLister::start(const std::string& folder) {
     const std::uint32_t id = next_id_++;
     std::string request;
     put32(request, id);
     put_text(request, folder);
     const std::string out = framed(request);
+    Worker* best = nullptr;
+    std::size_t index = 0;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        Worker& w = *workers_[i];
+        if (w.alive && w.queued_bytes + out.size() <= kQueuedBytes && (!best || w.outstanding < best->outstanding)) {
+            best = &w;
+            index = i;
+        }
+    }
+    if (!best) return false;
     try {
         best->child->write(out.data(), out.size());
     } catch (const platform::PipeError&) {
@@ -265,28 +280,33 @@ void SmbLister::start(const std::string& folder) {
         return start(folder);
     }
     ++best->outstanding;
+    best->queued_bytes += out.size();
     auto owned = std::make_unique<Folder>();
     owned->path = folder;
     owned->worker = index;
-    requests_[id] = {owned.get(), index};
+    requests_[id] = {owned.get(), index, out.size()};
     folders_[folder] = std::move(owned);
+    return true;
 }
 
-// Starts hinted folders, first in walk order, while there is room.
+// Starts hinted folders, first in walk order, while there is room: at most
+// kInFlight folders asked for or listed and not yet taken, dropped ones
+// whose replies are still to come included.
 void SmbLister::fill() {
-    while (!hinted_.empty() && requests_.size() < kInFlight && any_alive()) {
+    std::size_t dropped = 0;
+    for (const auto& [id, request] : requests_) dropped += request.folder == nullptr;
+    while (!hinted_.empty() && folders_.size() + dropped < kInFlight && any_alive()) {
         std::string folder = *hinted_.begin();
-        hinted_.erase(hinted_.begin());
-        start(folder);
+        if (!start(folder)) return;
+        hinted_.erase(folder);
     }
 }
 
-bool SmbLister::receive() {
+bool SmbLister::receive(std::chrono::steady_clock::time_point deadline) {
     std::deque<Reply> replies;
     {
         std::unique_lock lock(mutex_);
-        if (!arrived_.wait_for(lock, std::chrono::milliseconds(kReplyTimeoutMs), [&] { return !replies_.empty(); }))
-            return false;
+        if (!arrived_.wait_until(lock, deadline, [&] { return !replies_.empty(); })) return false;
         replies.swap(replies_);
     }
     for (auto& reply : replies) {
@@ -303,8 +323,10 @@ bool SmbLister::receive() {
             continue;
         }
         Folder* folder = request->second.folder;
+        Worker& answered = *workers_[request->second.worker];
+        --answered.outstanding;
+        answered.queued_bytes -= request->second.bytes;
         requests_.erase(request);
-        --workers_[reply.worker]->outstanding;
         if (!folder) continue;
         folder->done = true;
         std::uint32_t count;
@@ -338,6 +360,8 @@ bool SmbLister::receive() {
 void SmbLister::worker_gone(std::size_t worker) {
     workers_[worker]->alive = false;
     workers_[worker]->outstanding = 0;
+    workers_[worker]->queued_bytes = 0;
+    if (workers_[worker]->child) workers_[worker]->child->kill();  // stuck or confused: not asked again
     for (auto it = requests_.begin(); it != requests_.end();) {
         if (it->second.worker != worker) {
             ++it;
@@ -351,8 +375,9 @@ void SmbLister::worker_gone(std::size_t worker) {
     }
 }
 
-int serve_smb_listings(
-    const std::function<std::function<std::vector<DirEntry>(const std::string&)>(const SmbListerLogon&)>& open) {
+namespace {
+
+int serve(const std::function<std::function<std::vector<DirEntry>(const std::string&)>(const SmbListerLogon&)>& open) {
     platform::ignore_broken_pipes();
     std::string in;
     auto hello = read_stdin_frame(in);
@@ -395,6 +420,17 @@ int serve_smb_listings(
         write_stdout_frame(reply);
     }
     return 0;
+}
+
+}  // namespace
+
+int serve_smb_listings(
+    const std::function<std::function<std::vector<DirEntry>(const std::string&)>(const SmbListerLogon&)>& open) {
+    try {
+        return serve(open);
+    } catch (const std::exception&) {
+        return 2;  // the lister is gone (its pipes closed) or spoke nonsense: nobody to tell
+    }
 }
 
 }  // namespace exmsync::transport

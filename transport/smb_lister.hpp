@@ -21,6 +21,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -71,10 +72,15 @@ public:
     void forget();
 
     static constexpr std::size_t kWorkers = 3;
+    // Folders asked for or listed and not yet taken, at most.
     static constexpr std::size_t kInFlight = 48;
     static constexpr std::size_t kHinted = 4096;
-    // A reply slower than this means the worker is stuck (libsmbclient's own
-    // timeout is 30 s): its folders are then listed by the caller.
+    // Requests written to one worker and not yet answered, in bytes: less
+    // than a pipe holds, so a write never waits on a stuck worker.
+    static constexpr std::size_t kQueuedBytes = 32 * 1024;
+    // A folder not listed this long after take() began waiting for it means
+    // its worker is stuck (libsmbclient's own timeout is 30 s): the worker is
+    // ended and its folders are listed by the caller.
     static constexpr int kReplyTimeoutMs = 45'000;
 
 private:
@@ -90,10 +96,11 @@ private:
     };
     using Folders = std::map<std::string, std::unique_ptr<Folder>, WalkOrder>;
 
-    void start(const std::string& folder);
+    bool start(const std::string& folder);
+    void start_reader(std::size_t worker);
     void fill();
-    // Waits for replies and handles what came; false on the timeout.
-    bool receive();
+    // Waits for replies and handles what came; false at the deadline.
+    bool receive(std::chrono::steady_clock::time_point deadline);
     void worker_gone(std::size_t worker);
     Folders::iterator drop(Folders::iterator it);
     bool any_alive() const;
@@ -104,6 +111,7 @@ private:
     struct Request {
         Folder* folder;  // nullptr: dropped, its reply is let go
         std::size_t worker;
+        std::size_t bytes;  // of the request on the pipe
     };
     std::map<std::uint32_t, Request> requests_;
     std::set<std::string, WalkOrder> hinted_;

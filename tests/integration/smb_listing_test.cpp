@@ -238,6 +238,27 @@ TEST_F(SmbListing, ChangeThroughTheTransportDropsWhatWasListedAhead) {
     }
 }
 
+// A file being written while its folder is listed ahead: once committed,
+// the listing shows what was written, not the empty file the workers saw.
+TEST_F(SmbListing, FileCommittedAfterItsFolderWasListedAheadShowsItsSize) {
+    std::vector<std::string> folders;
+    for (int i = 10; i < 40; ++i) {
+        folders.push_back("d" + std::to_string(i));
+        write_file(target / folders.back() / "old", "o");
+    }
+    made();
+    auto t = open();
+    t->list("");
+    auto w = t->create("d11/new");
+    t->list_ahead(folders);
+    ASSERT_EQ(t->list("d10").size(), 1u);  // d11 is listed meanwhile, "new" in it empty
+    w->write("abc", 3);
+    w->commit(transport::Flush::Deferred);
+    std::string sizes;
+    for (const auto& e : t->list("d11")) sizes += e.name + "=" + std::to_string(e.stat.size) + " ";
+    EXPECT_EQ(sizes, "new=3 old=1 ");
+}
+
 TEST_F(SmbListing, ServerGoneWhileListingAheadIsAnErrorNamingTheTarget) {
     grow(target);
     made();
