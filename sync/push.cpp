@@ -186,6 +186,7 @@ std::unique_ptr<PushSource> PushSource::open(const std::string& source, const Pu
     scan.cache_file = options.cache_file;
     scan.record_symlinks = false;
     s->scan = scan_folder(s->root, scan, s->manifest->path());
+    remember_scanned_root(s->root, scan, s->scan.root);
     if (options.plan.portable && s->scan.name_problem_count > 0) {
         std::string list;
         for (const auto& p : s->scan.name_problems) list += "\n  " + p;
@@ -198,7 +199,8 @@ std::unique_ptr<PushSource> PushSource::open(const std::string& source, const Pu
     return s;
 }
 
-TargetResult push_to(Target& target, const std::string& name, const PushSource& source, const PushOptions& options) {
+TargetResult push_to(Target& target, const std::string& name, const PushSource& source, const PushOptions& options,
+                     const std::optional<TargetScan>* early) {
     if (options.dry_run) return preview(target, name, source, options);
     TargetResult r;
     r.target = name;
@@ -210,10 +212,15 @@ TargetResult push_to(Target& target, const std::string& name, const PushSource& 
     // lock file, no new stat cache). Anything else (a change, drift, a lock,
     // a journal, files the stat cache could not vouch for, which the locked
     // scan will record) goes the full way below.
+    // A target checked early, while the source was scanned, needs no second
+    // look: settled at the source's last root, it is in sync if the source
+    // is still there, and otherwise goes the full way.
     if (!options.target.verify_full) {
-        auto peeked = target.peek_if_settled(source.scan.root, options.filter);
+        const bool checked_early = early && *early;
+        auto peeked = checked_early ? **early : target.peek_if_settled(source.scan.root, options.filter);
         if (peeked && peeked->settled && peeked->scan.root == source.scan.root && peeked->scan.stats.hashed_files == 0) {
-            log::info("{}: in sync, checked in {:.2f} s", name, seconds_since(start));
+            if (checked_early) log::info("{}: in sync, checked while the source was scanned", name);
+            else log::info("{}: in sync, checked in {:.2f} s", name, seconds_since(start));
             r.ok = r.already_in_sync = true;
             r.traffic = target.traffic();
             return r;
@@ -318,6 +325,14 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
     // its target (an SSH handshake, an agent starting on the server) while
     // the source is still being scanned, then waits for the scan: reaching a
     // target scans nothing and writes nothing there.
+    std::optional<manifest::Hash128> guess;
+    if (!options.dry_run && !options.target.verify_full) {
+        SnapshotOptions cache;
+        cache.filter = options.filter;
+        cache.use_cache = options.use_cache;
+        cache.cache_file = options.cache_file;
+        guess = last_scanned_root(fs::absolute(source), cache);
+    }
     std::promise<std::shared_ptr<const PushSource>> scanned;
     std::shared_future<std::shared_ptr<const PushSource>> src = scanned.get_future().share();
     report.targets.resize(targets.size());
@@ -328,10 +343,21 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
             const std::string name = transport::redact_url(targets[i]);
             TargetResult r;
             std::unique_ptr<Target> target;
+            std::optional<TargetScan> early;
             try {
                 target = open_target(targets[i], options.target);
             } catch (const std::exception& e) {
                 r = failed(name, e);
+            }
+            // A scheduled push mostly finds nothing changed: a target settled
+            // at the root the source had last time is checked now, while the
+            // source is still being scanned, instead of after it.
+            if (target && guess) {
+                try {
+                    early = target->peek_if_settled(*guess, options.filter);
+                } catch (const std::exception&) {
+                    // push_to asks again, and reports what goes wrong then
+                }
             }
             std::shared_ptr<const PushSource> source_scan;
             try {
@@ -341,7 +367,7 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
             }
             if (target) {
                 try {
-                    r = push_to(*target, name, *source_scan, options);
+                    r = push_to(*target, name, *source_scan, options, guess ? &early : nullptr);
                 } catch (const std::exception& e) {
                     r = failed(name, e);
                 }

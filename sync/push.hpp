@@ -81,8 +81,11 @@ struct PushSource {
 };
 
 // Brings one target in line with the source. Throws on failure; `name` is
-// how messages call it. Several may run at once on one PushSource.
-TargetResult push_to(Target& target, const std::string& name, const PushSource& source, const PushOptions& options);
+// how messages call it. Several may run at once on one PushSource. `early`:
+// what peek_if_settled() said while the source was being scanned, asked
+// with the source's last root (nullptr: not asked).
+TargetResult push_to(Target& target, const std::string& name, const PushSource& source, const PushOptions& options,
+                     const std::optional<TargetScan>* early = nullptr);
 // The same through a transport (a direct target; the tests' faulty ones).
 TargetResult push_to(transport::Transport& target, const std::string& name, const PushSource& source,
                      const PushOptions& options);

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <boost/filesystem/operations.hpp>
 #include <cstdlib>
+#include <fstream>
 #include <vector>
 
 #include "manifest/file_system.hpp"
 #include "sync/error.hpp"
 #include "sync/log.hpp"
 #include "sync/target.hpp"
+#include "platform/files.hpp"
 #include "platform/process.hpp"
 
 namespace exmsync::sync {
@@ -16,7 +18,8 @@ namespace fs = boost::filesystem;
 
 namespace {
 
-// Keeps the cache folder bounded: the least recently used caches go.
+// Keeps the cache folder bounded: the least recently used caches go, with
+// the roots kept beside them.
 void trim_cache_dir(const fs::path& dir) {
     boost::system::error_code ec;
     std::vector<std::pair<std::time_t, fs::path>> files;
@@ -24,7 +27,28 @@ void trim_cache_dir(const fs::path& dir) {
         if (it->path().extension() == ".statcache") files.emplace_back(fs::last_write_time(it->path(), ec), it->path());
     if (files.size() <= kMaxCacheFiles) return;
     std::sort(files.begin(), files.end());
-    for (std::size_t i = 0; i + kMaxCacheFiles < files.size(); ++i) fs::remove(files[i].second, ec);
+    for (std::size_t i = 0; i + kMaxCacheFiles < files.size(); ++i) {
+        fs::remove(files[i].second, ec);
+        fs::remove(fs::path(files[i].second.string() + ".root"), ec);
+    }
+}
+
+std::optional<fs::path> root_file_for(const fs::path& folder, const SnapshotOptions& options) {
+    if (!options.use_cache) return std::nullopt;
+    try {
+        return fs::path(fs::absolute(options.cache_file ? *options.cache_file : cache_file_for(folder)).string() +
+                        ".root");
+    } catch (const std::exception&) {
+        return std::nullopt;  // the scan itself reports a folder it cannot reach
+    }
+}
+
+// The filter, as one line that differs for every different filter.
+std::string filter_key(const FilterSpec& filter) {
+    std::string text = filter.default_excludes ? "d" : "n";
+    for (const auto& p : filter.include) text += "i" + std::to_string(p.size()) + ":" + p;
+    for (const auto& p : filter.exclude) text += "e" + std::to_string(p.size()) + ":" + p;
+    return manifest::hash_bytes(text).hex();
 }
 
 }  // namespace
@@ -43,6 +67,29 @@ fs::path cache_file_for(const fs::path& folder) {
     auto st = manifest::stat_path(absolute);
     std::string key = std::to_string(st.device) + "\n" + std::to_string(st.inode) + "\n" + absolute.string();
     return user_cache_dir() / (manifest::hash_bytes(key).hex() + ".statcache");
+}
+
+std::optional<manifest::Hash128> last_scanned_root(const fs::path& folder, const SnapshotOptions& options) {
+    auto file = root_file_for(folder, options);
+    if (!file) return std::nullopt;
+    std::ifstream in(platform::stream_path(file->string()));
+    std::string key, root;
+    if (!(in >> key >> root) || key != filter_key(options.filter)) return std::nullopt;
+    return manifest::Hash128::from_hex(root);
+}
+
+void remember_scanned_root(const fs::path& folder, const SnapshotOptions& options, const manifest::Hash128& root) {
+    auto file = root_file_for(folder, options);
+    if (!file) return;
+    // Written whole under another name and renamed: a reader never sees half.
+    const fs::path fresh = file->string() + ".new";
+    {
+        std::ofstream out(platform::stream_path(fresh.string()), std::ios::trunc);
+        out << filter_key(options.filter) << ' ' << root.hex() << '\n';
+        if (!out) return;
+    }
+    boost::system::error_code ec;
+    fs::rename(fresh, *file, ec);
 }
 
 manifest::ScanResult scan_folder(const fs::path& folder, const SnapshotOptions& options, const fs::path& out) {

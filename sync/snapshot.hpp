@@ -44,6 +44,16 @@ boost::filesystem::path user_cache_dir();
 // The stat cache file for `folder` in it.
 boost::filesystem::path cache_file_for(const boost::filesystem::path& folder);
 
+// The root the last scan of `folder` with the cache of `options` found under
+// the same filter, kept beside that cache (nullopt: none, another filter, or
+// no cache). A guess, never trusted as the folder's state: push uses it to
+// check settled targets while the source is being scanned.
+std::optional<manifest::Hash128> last_scanned_root(const boost::filesystem::path& folder,
+                                                   const SnapshotOptions& options);
+// Keeps `root` as that guess for the next scan; a failure to write it is ignored.
+void remember_scanned_root(const boost::filesystem::path& folder, const SnapshotOptions& options,
+                           const manifest::Hash128& root);
+
 class Snapshot {
 public:
     // `location` is a folder (a path, or a URL such as ssh://) or a manifest

@@ -184,6 +184,50 @@ TEST_F(Contract, ANoOpPushWritesNothingOnTheTarget) {
     EXPECT_EQ(read_file(target / "d0/t0.html"), read_file(src / "d0/t0.html"));
 }
 
+// A target settled at the root the source had at its last scan is checked
+// while the source is scanned again. That guess must never stand in for the
+// source's real root: a changed source is pushed, a hand edit on the target
+// is found, and a push under another filter is right too.
+TEST_F(Contract, ATargetIsCheckedWhileTheSourceIsScannedOnlyWhenThatCanBeTrusted) {
+    ASSERT_EQ(cli_run("push " + q(src) + " " + q(target)).exit_code, 0);
+    std::string env = "XDG_CACHE_HOME=" + q(dir / "cache") + " NO_FAKE_STAT=1 ";
+    auto push_later = [&](int seconds, const std::string& flags = "") {
+        return run(env + "faketime -f +" + std::to_string(seconds) + "s " + shell_quote(kExmsync) +
+                   " push --json -v " + flags + " " + q(src) + " " + q(target));
+    };
+    const std::string early = "checked while the source was scanned";
+    ASSERT_EQ(push_later(5).exit_code, 0);  // the target's stat cache now vouches for its files
+
+    auto quiet = push_later(10);
+    ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+    EXPECT_EQ(nlohmann::json::parse(quiet.out)["targets"][0]["status"], "in_sync") << quiet.out;
+    EXPECT_NE(quiet.err.find(early), std::string::npos) << quiet.err;
+
+    // The source changed since its last scan: the target, settled at the old
+    // root, is brought up to the new one.
+    write_file(src / "d0/t0.html", "a new edit in the source");
+    auto changed = push_later(15);
+    ASSERT_EQ(changed.exit_code, 0) << changed.err;
+    EXPECT_EQ(nlohmann::json::parse(changed.out)["targets"][0]["status"], "updated") << changed.out;
+    EXPECT_EQ(changed.err.find(early), std::string::npos) << changed.err;
+    EXPECT_EQ(read_file(target / "d0/t0.html"), "a new edit in the source");
+    ASSERT_EQ(push_later(20).exit_code, 0);
+
+    // A hand edit on the target, with the source as it was at its last scan.
+    write_file(target / "d0/t0.html", "edited by hand");
+    auto edited = push_later(25);
+    ASSERT_EQ(edited.exit_code, 0) << edited.err;
+    EXPECT_EQ(nlohmann::json::parse(edited.out)["targets"][0]["drift_count"], 1) << edited.out;
+    EXPECT_EQ(read_file(target / "d0/t0.html"), "a new edit in the source");
+
+    // Another filter: the last root was found under the default one.
+    auto filtered = push_later(30, "--exclude 'd1/**'");
+    ASSERT_EQ(filtered.exit_code, 0) << filtered.err;
+    EXPECT_EQ(filtered.err.find(early), std::string::npos) << filtered.err;
+    EXPECT_EQ(run("rsync -rcn --delete --exclude=.exmsync --out-format='%n' " + q(src.string() + "/") + " " +
+                  q(target.string() + "/")).out, "");
+}
+
 // ---- one change vocabulary -------------------------------------------------------
 
 TEST_F(Contract, DiffPrintsWhatPushDryRunPrints) {
