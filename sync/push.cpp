@@ -211,15 +211,14 @@ TargetResult push_to(Target& target, const std::string& name, const PushSource& 
     // changed: check that without the lock and without writing anything (no
     // lock file, no new stat cache). Anything else (a change, drift, a lock,
     // a journal, files the stat cache could not vouch for, which the locked
-    // scan will record) goes the full way below.
-    // A target checked early, while the source was scanned, needs no second
-    // look: settled at the source's last root, it is in sync if the source
-    // is still there, and otherwise goes the full way.
+    // scan will record) goes the full way below. A target checked early,
+    // with the source's last root, needs no second look: it is in sync if
+    // the source still has that root, and otherwise goes the full way.
     if (!options.target.verify_full) {
         const bool checked_early = early && *early;
         auto peeked = checked_early ? **early : target.peek_if_settled(source.scan.root, options.filter);
         if (peeked && peeked->settled && peeked->scan.root == source.scan.root && peeked->scan.stats.hashed_files == 0) {
-            if (checked_early) log::info("{}: in sync, checked while the source was scanned", name);
+            if (checked_early) log::info("{}: in sync, checked early against the source's last root", name);
             else log::info("{}: in sync, checked in {:.2f} s", name, seconds_since(start));
             r.ok = r.already_in_sync = true;
             r.traffic = target.traffic();
@@ -351,10 +350,19 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
             }
             // A scheduled push mostly finds nothing changed: a target settled
             // at the root the source had last time is checked now, while the
-            // source is still being scanned, instead of after it.
+            // source is still being scanned, instead of after it (unless the
+            // scan is done and found another root: no use looking then).
             if (target && guess) {
+                bool moved = false;
+                if (src.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+                    try {
+                        moved = src.get()->scan.root != *guess;
+                    } catch (const std::exception&) {
+                        moved = true;  // the source scan failed: the push fails below
+                    }
+                }
                 try {
-                    early = target->peek_if_settled(*guess, options.filter);
+                    if (!moved) early = target->peek_if_settled(*guess, options.filter);
                 } catch (const std::exception&) {
                     // push_to asks again, and reports what goes wrong then
                 }

@@ -195,7 +195,7 @@ TEST_F(Contract, ATargetIsCheckedWhileTheSourceIsScannedOnlyWhenThatCanBeTrusted
         return run(env + "faketime -f +" + std::to_string(seconds) + "s " + shell_quote(kExmsync) +
                    " push --json -v " + flags + " " + q(src) + " " + q(target));
     };
-    const std::string early = "checked while the source was scanned";
+    const std::string early = "checked early against the source's last root";
     ASSERT_EQ(push_later(5).exit_code, 0);  // the target's stat cache now vouches for its files
 
     auto quiet = push_later(10);
