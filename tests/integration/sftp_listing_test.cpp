@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "integration/ssh_server.hpp"
+#include "integration/walk.hpp"
 #include "transport/ssh.hpp"
 
 using namespace exmsync;
@@ -33,32 +34,9 @@ protected:
 
     std::unique_ptr<transport::Transport> open() { return open_on(*server, target); }
 
-    // Every entry under `dir`, depth first, one line each; with `ahead`, each
-    // folder's subfolders are hinted as soon as it is listed, as a scan does.
-    // Folders named "skipped" are not gone into, as a scan leaves out an
-    // excluded folder (the lister may have guessed them all the same).
-    static void walk(transport::Transport& t, const std::string& dir, bool ahead, std::ostringstream& out) {
-        auto children = t.list(dir);
-        std::vector<std::string> folders;
-        auto enters = [](const transport::DirEntry& c) {
-            return c.stat.kind == transport::Kind::Directory && c.name != "skipped";
-        };
-        for (const auto& c : children)
-            if (enters(c)) folders.push_back(dir.empty() ? c.name : dir + "/" + c.name);
-        if (ahead && !folders.empty()) t.list_ahead(folders);
-        for (const auto& c : children) {
-            std::string path = dir.empty() ? c.name : dir + "/" + c.name;
-            out << path << ' ' << static_cast<int>(c.stat.kind) << ' ' << c.stat.size << ' ' << c.stat.mtime_ns
-                << '\n';
-            if (enters(c)) walk(t, path, ahead, out);
-        }
-    }
-
     std::string walked(bool ahead) {
         auto t = open();
-        std::ostringstream out;
-        walk(*t, "", ahead, out);
-        return out.str();
+        return exmsync::testing::walked(*t, ahead);
     }
 
     TempDir dir{scratch_parent()};

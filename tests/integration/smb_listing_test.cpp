@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "integration/smb_server.hpp"
+#include "integration/walk.hpp"
 #include "transport/smb.hpp"
 #include "transport/smb_lister.hpp"
 
@@ -40,33 +41,6 @@ protected:
     // Files and folders made on the share's disk, owned by smbd's account.
     void made() { run("chown -R exmsynctest: " + q(server->share_dir("sync")) + " " + q(server->share_dir("secure"))); }
 
-    // Every entry under `dir`, depth first, one line each; with `ahead`, each
-    // folder's subfolders are hinted as soon as it is listed, as a scan does.
-    // Folders named "skipped" are not gone into, as a scan leaves out an
-    // excluded folder (the lister may have guessed them all the same).
-    static void walk(transport::Transport& t, const std::string& dir, bool ahead, std::ostringstream& out) {
-        auto children = t.list(dir);
-        std::vector<std::string> folders;
-        auto enters = [](const transport::DirEntry& c) {
-            return c.stat.kind == transport::Kind::Directory && c.name != "skipped";
-        };
-        for (const auto& c : children)
-            if (enters(c)) folders.push_back(dir.empty() ? c.name : dir + "/" + c.name);
-        if (ahead && !folders.empty()) t.list_ahead(folders);
-        for (const auto& c : children) {
-            std::string path = dir.empty() ? c.name : dir + "/" + c.name;
-            out << path << ' ' << static_cast<int>(c.stat.kind) << ' ' << c.stat.size << ' ' << c.stat.mtime_ns
-                << '\n';
-            if (enters(c)) walk(t, path, ahead, out);
-        }
-    }
-
-    static std::string walked(transport::Transport& t, bool ahead) {
-        std::ostringstream out;
-        walk(t, "", ahead, out);
-        return out.str();
-    }
-
     // The SMB sessions smbd serves for the test account now.
     std::size_t sessions() const {
         std::istringstream text(server->sessions());
@@ -79,18 +53,6 @@ protected:
     std::unique_ptr<SmbServer> server;
     fs::path target;
 };
-
-// "" when equal, else the first line where they part (a whole walk is too long to print).
-std::string first_difference(const std::string& a, const std::string& b) {
-    std::istringstream x(a), y(b);
-    std::string p, q;
-    while (true) {
-        const bool more_x = static_cast<bool>(std::getline(x, p)), more_y = static_cast<bool>(std::getline(y, q));
-        if (!more_x && !more_y) return "";
-        if (!more_x || !more_y || p != q)
-            return "'" + (more_x ? p : "(end)") + "' where the other has '" + (more_y ? q : "(end)") + "'";
-    }
-}
 
 // A tree with more folders than are fetched at once, a folder of non-ASCII
 // names that takes more than one directory query, names with spaces and
