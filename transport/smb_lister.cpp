@@ -11,7 +11,8 @@ namespace {
 // Frames on the pipes: a 4-byte little-endian length, then the payload.
 // Parent to worker: the logon (url, user, domain, password, encryption
 // flag), then one frame per folder (id, path). Worker to parent: the logon's
-// outcome (id 0), then one frame per folder (id, status, entries).
+// outcome (a status byte, then kGreeting or why not), then one frame per
+// folder (id, status, and when listed the entries).
 constexpr std::uint32_t kMaxFrame = 64u << 20;
 constexpr std::uint8_t kListed = 0, kFailed = 1;
 // Sent by a worker that logged on: a program that is not this exmsync (or
