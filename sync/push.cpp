@@ -167,6 +167,16 @@ TargetResult preview(Target& target, const std::string& name, const PushSource& 
     return r;
 }
 
+// How a push scans its source: with its cache, without symlinks (never pushed).
+SnapshotOptions source_scan_options(const PushOptions& options) {
+    SnapshotOptions scan;
+    scan.filter = options.filter;
+    scan.use_cache = options.use_cache;
+    scan.cache_file = options.cache_file;
+    scan.record_symlinks = false;
+    return scan;
+}
+
 void check_source_folder(const std::string& source) {
     boost::system::error_code ec;
     if (!fs::is_directory(source, ec))
@@ -180,11 +190,7 @@ std::unique_ptr<PushSource> PushSource::open(const std::string& source, const Pu
     auto s = std::make_unique<PushSource>();
     s->root = fs::absolute(source);
     s->manifest = std::make_unique<TempFile>();
-    SnapshotOptions scan;
-    scan.filter = options.filter;
-    scan.use_cache = options.use_cache;
-    scan.cache_file = options.cache_file;
-    scan.record_symlinks = false;
+    const SnapshotOptions scan = source_scan_options(options);
     s->scan = scan_folder(s->root, scan, s->manifest->path());
     remember_scanned_root(s->root, scan, s->scan.root);
     if (options.plan.portable && s->scan.name_problem_count > 0) {
@@ -325,13 +331,8 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
     // the source is still being scanned, then waits for the scan: reaching a
     // target scans nothing and writes nothing there.
     std::optional<manifest::Hash128> guess;
-    if (!options.dry_run && !options.target.verify_full) {
-        SnapshotOptions cache;
-        cache.filter = options.filter;
-        cache.use_cache = options.use_cache;
-        cache.cache_file = options.cache_file;
-        guess = last_scanned_root(fs::absolute(source), cache);
-    }
+    if (!options.dry_run && !options.target.verify_full)
+        guess = last_scanned_root(fs::absolute(source), source_scan_options(options));
     std::promise<std::shared_ptr<const PushSource>> scanned;
     std::shared_future<std::shared_ptr<const PushSource>> src = scanned.get_future().share();
     report.targets.resize(targets.size());

@@ -33,11 +33,16 @@ void trim_cache_dir(const fs::path& dir) {
     }
 }
 
+// The stat cache a scan of `folder` with `options` uses (absolute: a bare
+// --cache NAME has no parent to create).
+fs::path stat_cache_of(const fs::path& folder, const SnapshotOptions& options) {
+    return fs::absolute(options.cache_file ? *options.cache_file : cache_file_for(folder));
+}
+
 std::optional<fs::path> root_file_for(const fs::path& folder, const SnapshotOptions& options) {
     if (!options.use_cache) return std::nullopt;
     try {
-        return fs::path(fs::absolute(options.cache_file ? *options.cache_file : cache_file_for(folder)).string() +
-                        ".root");
+        return fs::path(stat_cache_of(folder, options).string() + ".root");
     } catch (const std::exception&) {
         return std::nullopt;  // the scan itself reports a folder it cannot reach
     }
@@ -98,8 +103,7 @@ manifest::ScanResult scan_folder(const fs::path& folder, const SnapshotOptions& 
     scan.record_symlinks = options.record_symlinks;
     scan.hidden_out = options.hidden_out;
     if (options.use_cache) {
-        // Absolute: a bare --cache NAME has no parent to create.
-        fs::path cache = fs::absolute(options.cache_file ? *options.cache_file : cache_file_for(folder));
+        fs::path cache = stat_cache_of(folder, options);
         boost::system::error_code ec;
         fs::create_directories(cache.parent_path(), ec);
         if (ec) {

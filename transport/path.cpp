@@ -1,5 +1,6 @@
 #include "transport/path.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "transport/transport.hpp"
@@ -59,6 +60,12 @@ std::string quote_path(const std::string& path) {
         }
     }
     return out + "'";
+}
+
+bool WalkOrder::operator()(const std::string& a, const std::string& b) const {
+    auto key = [](char c) { return c == '/' ? 0 : static_cast<unsigned char>(c) + 1; };
+    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                        [&](char x, char y) { return key(x) < key(y); });
 }
 
 }  // namespace exmsync::transport

@@ -16,4 +16,11 @@ std::vector<std::string> split_path(const std::string& target, const std::string
 // a hostile name cannot break the one-line message or forge another.
 std::string quote_path(const std::string& path);
 
+// Paths in the order of a depth-first walk with siblings sorted by name:
+// '/' before every other byte. The listers fetch folders in this order, and
+// a walk never comes back to what lies before the folder it asks for.
+struct WalkOrder {
+    bool operator()(const std::string& a, const std::string& b) const;
+};
+
 }  // namespace exmsync::transport

@@ -87,12 +87,6 @@ struct SftpLister::Folder {
     Listing listing;
 };
 
-bool SftpLister::WalkOrder::operator()(const std::string& a, const std::string& b) const {
-    auto key = [](char c) { return c == '/' ? 0 : static_cast<unsigned char>(c) + 1; };
-    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
-                                        [&](char x, char y) { return key(x) < key(y); });
-}
-
 SftpLister::SftpLister(SshSession& session, int timeout_ms)
     : session_(session), timeout_ms_(timeout_ms), channel_(session.subsystem("sftp")) {
     std::string init;

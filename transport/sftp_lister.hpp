@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "transport/path.hpp"
 #include "transport/ssh_session.hpp"
 #include "transport/transport.hpp"
 
@@ -67,11 +68,6 @@ public:
 
 private:
     struct Folder;
-    // Paths in the order of a depth-first walk with siblings sorted by name:
-    // '/' before every other byte.
-    struct WalkOrder {
-        bool operator()(const std::string& a, const std::string& b) const;
-    };
 
     void start(const std::string& folder);
     void fill();

@@ -112,12 +112,6 @@ struct SmbLister::Worker {
     bool alive = false;
 };
 
-bool SmbLister::WalkOrder::operator()(const std::string& a, const std::string& b) const {
-    auto key = [](char c) { return c == '/' ? 0 : static_cast<unsigned char>(c) + 1; };
-    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
-                                        [&](char x, char y) { return key(x) < key(y); });
-}
-
 SmbLister::SmbLister(const std::string& program, const SmbListerLogon& logon, std::size_t workers) {
     std::string hello;
     put_text(hello, logon.url);

@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "transport/path.hpp"
 #include "transport/transport.hpp"
 
 namespace exmsync::platform {
@@ -91,9 +92,6 @@ private:
         std::optional<std::vector<DirEntry>> entries;
     };
     struct Worker;
-    struct WalkOrder {
-        bool operator()(const std::string& a, const std::string& b) const;
-    };
     using Folders = std::map<std::string, std::unique_ptr<Folder>, WalkOrder>;
 
     bool start(const std::string& folder);
