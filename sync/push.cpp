@@ -11,8 +11,9 @@
 #include "manifest/escape.hpp"
 #include "manifest/file_system.hpp"
 #include "sync/feeds.hpp"
-#include "sync/target.hpp"
 #include "sync/log.hpp"
+#include "sync/shared_work.hpp"
+#include "sync/target.hpp"
 
 namespace exmsync::sync {
 namespace fs = boost::filesystem;
@@ -185,6 +186,9 @@ void check_source_folder(const std::string& source) {
 
 }  // namespace
 
+PushSource::PushSource() = default;
+PushSource::~PushSource() = default;
+
 std::unique_ptr<PushSource> PushSource::open(const std::string& source, const PushOptions& options) {
     check_source_folder(source);
     auto s = std::make_unique<PushSource>();
@@ -254,7 +258,14 @@ TargetResult push_to(Target& target, const std::string& name, const PushSource& 
 
     TempFile actual, hidden;
     target.fetch_manifest(actual.path(), hidden.path());
-    std::shared_ptr<Plan> plan = plan_for(actual.path(), hidden.path(), source, options);
+    std::string shared_key;
+    std::shared_ptr<Plan> plan;
+    if (source.shared) {
+        shared_key = SharedWork::key(scanned.scan.root, hidden.path());
+        plan = source.shared->plan(shared_key, [&] { return plan_for(actual.path(), hidden.path(), source, options); });
+    } else {
+        plan = plan_for(actual.path(), hidden.path(), source, options);
+    }
     r.changes = plan->header.counts;
     r.plan = plan;
     note_kept(r, *plan);
@@ -267,14 +278,18 @@ TargetResult push_to(Target& target, const std::string& name, const PushSource& 
     }
     check_guards(r, source, options);
 
-    auto source_tree = transport::open_transport(source.root.string());  // one per target: one thread each
-    Changeset changeset{plan->header, plan->ops.path()};
-    TreeFeed feed(*source_tree, changeset, plan->new_manifest.path());
     ApplyOptions apply;
     apply.kind = "push";
     apply.before_commit = options.before_commit;
     auto applying = std::chrono::steady_clock::now();
-    r.apply_id = target.apply(changeset, feed, apply).apply_id;
+    if (source.shared && target.takes_archives()) {
+        r.apply_id = target.apply_packed(source.shared->packed(shared_key, plan), apply).apply_id;
+    } else {
+        auto source_tree = transport::open_transport(source.root.string());  // one per target: one thread each
+        Changeset changeset{plan->header, plan->ops.path()};
+        TreeFeed feed(*source_tree, changeset, plan->new_manifest.path());
+        r.apply_id = target.apply(changeset, feed, apply).apply_id;
+    }
     target.close();
     log::info("{}: applied {} operations in {:.2f} s", name, plan->header.counts.ops(), seconds_since(applying));
     r.traffic = target.traffic();
@@ -392,7 +407,8 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
     std::vector<std::thread> pool;
     for (unsigned w = 0; w < workers; ++w) pool.emplace_back(worker);
     try {
-        std::shared_ptr<const PushSource> opened = PushSource::open(source, options);
+        std::unique_ptr<PushSource> opened = PushSource::open(source, options);
+        if (targets.size() > 1) opened->shared = std::make_unique<SharedWork>(opened->root);
         report.source_scan = opened->scan;
         log::info("source {}: scanned {} files ({} hashed) in {:.2f} s", source, opened->scan.stats.files,
                   opened->scan.stats.hashed_files, seconds_since(start));

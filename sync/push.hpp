@@ -69,11 +69,19 @@ struct PushReport {
     bool all_ok() const;
 };
 
+class SharedWork;
+
 // The source of a push, scanned once for all targets.
 struct PushSource {
+    PushSource();
+    ~PushSource();
+
     boost::filesystem::path root;
     std::unique_ptr<TempFile> manifest;  // symlinks left out: they are never pushed
     manifest::ScanResult scan;
+    // Set for a push to several targets: targets that hold the same files
+    // share one plan and, for the agent, one archive (shared_work.hpp).
+    std::unique_ptr<SharedWork> shared;
 
     // Throws Error when `source` is not a folder, cannot be scanned, or holds
     // names a Windows target would refuse or merge (unless allowed).

@@ -1,5 +1,9 @@
 #include "sync/target.hpp"
 
+#include <fstream>
+
+#include "manifest/sorted_file.hpp"
+#include "platform/files.hpp"
 #include "sync/agent/client.hpp"
 #include "sync/apply.hpp"
 #include "sync/error.hpp"
@@ -22,6 +26,18 @@ std::unique_ptr<Target> open_as_chosen(const std::string& location, const Target
 }
 
 }  // namespace
+
+ApplyReport Target::apply_packed(const PackedChangeset& packed, const ApplyOptions& options) {
+    manifest::TempFile file;
+    std::ofstream out(platform::stream_path(file.path().string()), std::ios::binary);
+    packed.write([&](const char* data, std::size_t size) {
+        out.write(data, static_cast<std::streamsize>(size));
+        if (!out) throw Error("cannot write " + file.path().string() + ": disk full or I/O error");
+    });
+    out.close();
+    if (!out) throw Error("cannot write " + file.path().string() + ": disk full or I/O error");
+    return apply_archive(file.path().string(), options);
+}
 
 std::unique_ptr<Target> open_target(const std::string& location, const TargetOptions& options) {
     auto target = open_as_chosen(location, options);

@@ -14,6 +14,7 @@
 
 #include <boost/filesystem/path.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,6 +79,17 @@ struct HistoryEntry {
     bool rollback_possible = false;  // its backups are all still there
 };
 
+// A changeset packed once for several targets (push): the targets that hold
+// the same files get the same archive.
+struct PackedChangeset {
+    ChangesetHeader header;
+    boost::filesystem::path after;  // the target's manifest after the apply
+    // Writes the archive, in order, into the sink it is given; returns once
+    // the last byte is written and the source was found unchanged (as
+    // write_archive() does), and throws otherwise.
+    std::function<void(const std::function<void(const char*, std::size_t)>&)> write;
+};
+
 // Bytes on the wire for one target (the agent's stream; 0 for the others).
 struct Traffic {
     std::uint64_t sent = 0;
@@ -120,6 +132,12 @@ public:
     virtual ApplyReport apply(const Changeset& changeset, ContentFeed& content, const ApplyOptions& options) = 0;
     // The changeset in a packed archive. Needs open().
     virtual ApplyReport apply_archive(const std::string& file, const ApplyOptions& options) = 0;
+    // Whether apply() packs the changeset into an archive of its own (the
+    // agent). A push to several such targets packs once instead.
+    virtual bool takes_archives() const { return false; }
+    // The changeset in an archive packed for several targets. Needs open().
+    // By default the archive is written to a local file, then applied.
+    virtual ApplyReport apply_packed(const PackedChangeset& packed, const ApplyOptions& options);
 
     // Oldest first.
     virtual std::vector<HistoryEntry> history() = 0;

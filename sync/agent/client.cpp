@@ -34,6 +34,7 @@ std::optional<fs::path> cached_manifest(const manifest::Hash128& root) {
 // Keeps a copy of `file`, the manifest with root `root`. A cache that cannot
 // be written costs a transfer later, nothing more.
 void cache_manifest(const manifest::Hash128& root, const fs::path& file) {
+    if (cached_manifest(root)) return;  // another target of this push kept it
     boost::system::error_code ec;
     fs::path dir = cache_dir();
     fs::create_directories(dir, ec);
@@ -157,6 +158,16 @@ public:
         });
         auto report = decode(reply(), apply_from);
         cache_manifest(changeset.header.new_root, sent.path());
+        return report;
+    }
+
+    bool takes_archives() const override { return true; }
+
+    ApplyReport apply_packed(const PackedChangeset& packed, const ApplyOptions& options) override {
+        channel_->send({{"op", "apply"}, {"kind", options.kind}});
+        channel_->send_data([&](const Channel::Sink& sink) { packed.write(sink); });
+        auto report = decode(reply(), apply_from);
+        cache_manifest(packed.header.new_root, packed.after);
         return report;
     }
 

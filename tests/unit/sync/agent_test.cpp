@@ -21,6 +21,7 @@
 #include "sync/lock.hpp"
 #include "platform/process.hpp"
 #include "sync/push.hpp"
+#include "sync/shared_work.hpp"
 
 using namespace exmsync;
 using namespace exmsync::testing;
@@ -230,6 +231,136 @@ TEST_F(Agent, ACutConnectionLeavesTheTargetOldAndTheNextPushFinishes) {
     auto r = push_through(*local_agent(target), src);
     ASSERT_TRUE(r.ok) << r.error;
     EXPECT_EQ(tree_root(target), new_root);
+}
+
+// Several targets pushed at once from one source, as push() does, with the
+// work shared between those that hold the same files.
+std::vector<sync::TargetResult> push_shared(std::vector<std::unique_ptr<sync::Target>>& targets,
+                                            const sync::PushSource& source) {
+    std::vector<sync::TargetResult> results(targets.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        threads.emplace_back([&, i] {
+            try {
+                results[i] = sync::push_to(*targets[i], "target " + std::to_string(i), source, no_cache());
+            } catch (const std::exception& e) {
+                results[i].error = e.what();
+                results[i].error_code = sync::error_code(e);
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    return results;
+}
+
+std::unique_ptr<sync::PushSource> shared_source(const fs::path& src) {
+    auto source = sync::PushSource::open(src.string(), no_cache());
+    source->shared = std::make_unique<sync::SharedWork>(source->root);
+    return source;
+}
+
+// Three targets where the last push left them get one plan and one archive;
+// a fourth that holds other files gets its own. A target whose connection is
+// cut while it copies the shared archive fails alone and stays old.
+TEST_F(Agent, TargetsHoldingTheSameFilesShareOnePlanAndOneArchive) {
+    const fs::path others[] = {dir / "t1", dir / "t2", dir / "t3"};
+    std::vector<std::unique_ptr<sync::Target>> targets;
+    targets.push_back(local_agent(target));
+    for (const auto& t : others) {
+        fs::create_directories(t);
+        targets.push_back(local_agent(t));
+    }
+    auto results = push_shared(targets, *shared_source(src));
+    for (const auto& r : results) ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(results[0].plan, results[3].plan) << "empty targets share the first push";
+
+    TreeMaker maker(23);
+    maker.mutate(src);
+    // Incompressible, so that the archive is long and the cut lands inside it.
+    std::string noise(300 * 1024, '\0');
+    std::mt19937_64 rng(7);
+    for (char& c : noise) c = static_cast<char>(rng());
+    write_file(src / "new/noise.bin", noise);
+    write_file(others[2] / "edited by hand.txt", "drift");
+    const auto old_root = tree_root(others[1]);
+    targets.clear();
+    targets.push_back(local_agent(target));
+    targets.push_back(local_agent(others[0]));
+    targets.push_back(local_agent(others[1], "stdbuf -o0 head -c 3000 | %s"));  // cut inside the archive
+    targets.push_back(local_agent(others[2]));
+    results = push_shared(targets, *shared_source(src));
+    targets.clear();
+    ASSERT_TRUE(results[0].ok) << results[0].error;
+    ASSERT_TRUE(results[1].ok) << results[1].error;
+    ASSERT_TRUE(results[3].ok) << results[3].error;
+    EXPECT_FALSE(results[2].ok);
+    EXPECT_EQ(results[0].plan, results[1].plan);
+    EXPECT_NE(results[0].plan, results[3].plan) << "a target with other files has its own plan";
+    EXPECT_EQ(results[3].changes.deletes, results[0].changes.deletes + 1);
+    for (const auto& t : {target, others[0], others[2]}) EXPECT_EQ(tree_root(t), tree_root(src)) << t;
+    EXPECT_EQ(tree_root(others[1]), old_root);
+
+    auto r = push_through(*local_agent(others[1]), src);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(tree_root(others[1]), tree_root(src));
+}
+
+// A target that takes archives without a way of its own to take a shared one
+// gets it through a local file (Target::apply_packed).
+class ArchiveTakingTarget : public sync::DirectTarget {
+public:
+    using DirectTarget::DirectTarget;
+    bool takes_archives() const override { return true; }
+};
+
+TEST_F(Agent, ATargetWithoutItsOwnWayTakesTheSharedArchiveThroughAFile) {
+    const fs::path second = dir / "second";
+    fs::create_directories(second);
+    std::vector<std::unique_ptr<sync::Target>> targets;
+    for (const auto& t : {target, second})
+        targets.push_back(std::make_unique<ArchiveTakingTarget>(transport::open_transport(t.string()), "local", ""));
+    auto results = push_shared(targets, *shared_source(src));
+    for (const auto& r : results) ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(results[0].plan, results[1].plan);
+    EXPECT_EQ(tree_root(target), tree_root(src));
+    EXPECT_EQ(tree_root(second), tree_root(src));
+}
+
+// A source file that changes after the scan refuses the shared archive for
+// every target waiting on it: all stay old, and the next push finishes them.
+TEST_F(Agent, ASourceChangeWhileTheSharedArchiveIsPackedLeavesEveryTargetOld) {
+    const fs::path second = dir / "second";
+    fs::create_directories(second);
+    {
+        std::vector<std::unique_ptr<sync::Target>> targets;
+        targets.push_back(local_agent(target));
+        targets.push_back(local_agent(second));
+        for (const auto& r : push_shared(targets, *shared_source(src))) ASSERT_TRUE(r.ok) << r.error;
+    }
+    const auto old_root = tree_root(target);
+    write_file(src / "changed.html", std::string(200 * 1024, 'a'));
+    auto source = shared_source(src);
+    write_file(src / "changed.html", std::string(200 * 1024, 'b'));  // same size, after the scan
+
+    std::vector<std::unique_ptr<sync::Target>> targets;
+    targets.push_back(local_agent(target));
+    targets.push_back(local_agent(second));
+    auto results = push_shared(targets, *source);
+    targets.clear();
+    for (const auto& r : results) {
+        EXPECT_FALSE(r.ok);
+        EXPECT_EQ(r.error_code, "source-changed") << r.error;
+        EXPECT_TRUE(contains(r.error, "changed.html")) << r.error;
+    }
+    EXPECT_EQ(tree_root(target), old_root);
+    EXPECT_EQ(tree_root(second), old_root);
+    EXPECT_FALSE(fs::exists(target / ".exmsync/lock"));
+
+    targets.push_back(local_agent(target));
+    targets.push_back(local_agent(second));
+    for (const auto& r : push_shared(targets, *shared_source(src))) ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(tree_root(target), tree_root(src));
+    EXPECT_EQ(tree_root(second), tree_root(src));
 }
 
 // The pid of the running `exmsync agent` serving `target`, or 0. Read from
