@@ -1,6 +1,7 @@
 # Shared pieces of the exmsync benchmarks (tools/bench-*.sh), sourced by them:
-# building the binaries, timing commands (hyperfine, or a date loop without it)
-# and printing one result row with its ratio and target.
+# building the binaries, timing commands (the tools of a comparison taking
+# turns; hyperfine for a command alone) and printing one result row with its
+# ratio and target.
 #
 # The sourcing script sets, before calling these functions:
 #   bench_name      prefix of messages ("bench-manifest")
@@ -58,8 +59,7 @@ build_type() {
 
 bench_prepare=()
 
-# hyperfine runs the commands of one comparison in one invocation, so they
-# share the same conditions; -i because a measured diff may exit 1.
+# One command alone: hyperfine, one warm-up run then R timed runs.
 medians_hyperfine() {
     local name=$1; shift
     local json=$results/$name.json p
@@ -71,28 +71,39 @@ medians_hyperfine() {
     grep -o '"median": *[-0-9.eE+]*' "$json" | sed 's/.*: *//'
 }
 
-# Fallback without hyperfine: one warm-up run, then R timed runs each.
-medians_loop() {
-    shift  # name
-    local cmd i k=0 start end prep
-    for cmd in "$@"; do
-        prep=:
-        [ ${#bench_prepare[@]} -eq 0 ] || prep=${bench_prepare[$(( ${#bench_prepare[@]} == 1 ? 0 : k ))]}
-        k=$((k + 1))
-        bash -c "$prep" >/dev/null 2>&1 || true
-        bash -c "$cmd" >/dev/null 2>&1 || true
-        for ((i = 0; i < runs; i++)); do
+# Commands compared side by side (or one alone, without hyperfine): R + 1
+# rounds, each running every command once, in turn, after its prepare
+# command (bench_prepare: one for all, or one per command); the first round
+# is the warm-up and is not counted. Taking turns, rather than all the runs
+# of one tool and then all of the other's, lets whatever drifts during a
+# comparison (writeback of earlier trees, the inodes a file system holds back
+# after a removal, other load) meet every tool alike. Each run's time, in
+# microseconds, is kept in RESULTS/NAME.times as "command-number time".
+# Exit codes are not checked here: the step scripts record failures.
+medians_interleaved() {
+    local name=$1; shift
+    local times=$results/$name.times cmd k round start end prep
+    : >"$times"
+    for ((round = 0; round <= runs; round++)); do
+        k=0
+        for cmd in "$@"; do
+            prep=:
+            [ ${#bench_prepare[@]} -eq 0 ] || prep=${bench_prepare[$(( ${#bench_prepare[@]} == 1 ? 0 : k ))]}
             bash -c "$prep" >/dev/null 2>&1 || true
             start=$(date +%s%N)
-            bash -c "$cmd" >/dev/null 2>&1 || true
+            bash -c "$cmd" >/dev/null 2>>"$results/$name.log" || true
             end=$(date +%s%N)
-            echo $(((end - start) / 1000))
-        done | median | awk '{ printf "%.6f\n", $1 / 1e6 }'
+            [ "$round" -eq 0 ] || echo "$k $(((end - start) / 1000))" >>"$times"
+            k=$((k + 1))
+        done
+    done
+    for ((k = 0; k < $#; k++)); do
+        awk -v k="$k" '$1 == k { print $2 }' "$times" | median | awk '{ printf "%.6f\n", $1 / 1e6 }'
     done
 }
 
 medians() {
-    if $have_hyperfine; then medians_hyperfine "$@"; else medians_loop "$@"; fi
+    if [ $# -eq 2 ] && $have_hyperfine; then medians_hyperfine "$@"; else medians_interleaved "$@"; fi
 }
 
 # Median of numbers on stdin (the mean of the middle two for an even count).

@@ -30,7 +30,7 @@
 #
 # Each run gets fresh, empty destination folders. The destinations of a run are
 # checked against the tree (rsync -rcn --delete, content not timestamps), then
-# removed; the next run starts at least 35 s after that (see settle below).
+# removed; the next run starts at least 65 s after that (see settle below).
 # Every measured command is preceded, outside the timing, by a warm-up read of
 # the tree (exmsync manifest --no-cache, which reads every file) and by `sync`,
 # so that all of them run with a warm page cache and none pays for writing back
@@ -85,7 +85,7 @@ readonly per_dir=200 dirs_per_group=50
 readonly old_time=1577836800           # 2020-01-01: far from "now", so no file is racily clean
 readonly limit_kib=65536                # 64 MiB
 readonly growth_goal=1.2 push_goal=1.0 apply_goal=1.2
-readonly settle_seconds=35
+readonly settle_seconds=65
 readonly generator_version=1           # bump when the generator's output changes
 
 while [ $# -gt 0 ]; do
@@ -153,10 +153,11 @@ remove_trees() {
     ! $any || last_removal=$(date +%s)
 }
 
-# ext4 without a journal (as on some VMs) does not reuse an inode for 30 s
-# after it was freed, and scans past every such inode on each file it creates:
-# creating a tree right after removing one is then several times slower, for
-# every tool alike. Before a run, wait until the last removal is 35 s old.
+# ext4 without a journal (as on some VMs) does not reuse an inode for 60 s
+# after it was freed (RECENTCY_MIN in fs/ext4/ialloc.c), and scans past every
+# such inode on each file it creates: creating a tree right after removing
+# one is then several times slower, for every tool alike. Before a run, wait
+# until the last removal is 65 s old.
 settle() {
     local wait=$((last_removal + settle_seconds - $(date +%s)))
     [ "$wait" -le 0 ] || sleep "$wait"

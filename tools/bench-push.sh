@@ -263,11 +263,12 @@ make_targets() {
     echo A >"$work/state/rsync"
 }
 
-# ext4 without a journal (as on some VMs) does not reuse an inode for 30 s
-# after it was freed, and scans past every such inode on each file it creates:
-# creating a tree right after removing one is then several times slower, for
-# both tools alike. Before each full push, wait out what was removed before.
-settle() { sleep 35; }
+# ext4 without a journal (as on some VMs) does not reuse an inode for 60 s
+# after it was freed (RECENTCY_MIN in fs/ext4/ialloc.c), and scans past every
+# such inode on each file it creates: creating a tree right after removing
+# one is then several times slower, for both tools alike. Before each full
+# push, wait out what was removed before.
+settle() { sleep 65; }
 
 # (b) keeps one full copy of A per run of a command until its runs are checked.
 check_space() {
@@ -355,7 +356,7 @@ check_tree_a || bad_targets=$((bad_targets + 1))
 echo
 echo "1% push x4: one 'exmsync push SRC T1..T4' vs 'rsync -a --delete SRC/ Tn/' run for each target in"
 echo "turn; runs alternate between pushing B onto A and A onto B. full push: into a new empty folder"
-echo "each run, started 35 s after the last tree was removed (see settle in the script)."
+echo "each run, started 65 s after the last tree was removed (see settle in the script)."
 echo "exmsync flushes (syncfs) what it stages before committing; rsync does not, unless --fsync"
 echo "(one fsync per file). 'sync' runs before every timed run, outside the timing."
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -29,8 +29,12 @@
 # machine while other builds and tests kept its load average at 7 to 14. On
 # the idle machine, at fbafd2f (agentless scans fetching listings ahead),
 # --files 100000 took 16 minutes and --files 10000 4 minutes.
-# --runs sets one count for everything. Each command also runs once untimed
-# first (hyperfine --warmup 1), which is not counted.
+# --runs sets one count for everything. Each comparison starts with one
+# untimed round (the warm-up), and its tools take turns, run by run
+# (medians_interleaved in tools/bench-lib.sh). Run back to back, what drifts
+# meets one tool only: at 100,000 files the agent's first pushes, run first,
+# took 19.2 s against rsync's 14.5 s; taking turns, 14.0 and 14.5 s against
+# 14.3 and 14.1 s.
 #
 # The login account: sshd runs every remote command (rsync's server, the
 # exmsync agent, sftp-server) through the login user's shell, and root's
@@ -199,12 +203,14 @@ remove_trees() {
 }
 
 # ext4 without a journal (as on some VMs, this one too) does not reuse an
-# inode for 30 s after it was freed, and scans past every such inode on each
-# file it creates: creating files right after removing a tree is then several
-# times slower, for every tool alike. Before each timed comparison, wait out
-# what was removed last (up to 35 s).
+# inode for 60 s after it was freed (RECENTCY_MIN in fs/ext4/ialloc.c; 360 s
+# while its inode table block is not yet written back), and scans past every
+# such inode on each file it creates: creating files right after removing a
+# tree is then several times slower, for every tool alike. Before each timed
+# comparison, wait out what was removed last (65 s: the 60 s, once the
+# `sync` before each run has written the blocks back).
 settle() {
-    local wait=$((last_removed + 35 - $(date +%s)))
+    local wait=$((last_removed + 65 - $(date +%s)))
     [ "$wait" -le 0 ] || sleep "$wait"
 }
 
@@ -574,21 +580,22 @@ check_space() {
 # ---------------------------------------------------------------------------
 # One size
 
-# (3) for one tool: each run pushes A into a new empty folder (fresh.sh, run
-# before every run, outside the timing); every folder is checked afterwards.
-full_push() {
-    local name=$1 qd m
+# (3): each run pushes A into a new empty folder (fresh.sh, run before every
+# run, outside the timing), the agent and rsync taking turns; every folder is
+# checked afterwards.
+full_pushes() {
+    local qd name
     qd=$(printf %q "$d")
-    : >"$d/state/full-$name.used"
+    for name in agent rsync; do : >"$d/state/full-$name.used"; done
     settle
-    bash "$d/fresh.sh" "$name"   # for the warm-up run, in case hyperfine runs no --prepare before it
-    bench_prepare=("bash $qd/fresh.sh $name && sync")
-    mapfile -t m < <(medians "full-$name" "bash $qd/step.sh full $name")
+    bench_prepare=("bash $qd/fresh.sh agent && sync" "bash $qd/fresh.sh rsync && sync")
+    mapfile -t full_medians < <(medians full "bash $qd/step.sh full agent" "bash $qd/step.sh full rsync")
     bench_prepare=()
     check_failures
-    mapfile -t used <"$d/state/full-$name.used"
-    verify "full push, $name" "$d/A" "${used[@]}"
-    full_median=${m[0]}
+    for name in agent rsync; do
+        mapfile -t used <"$d/state/full-$name.used"
+        verify "full push, $name" "$d/A" "${used[@]}"
+    done
 }
 
 # change_and_noop OURS PEER OUR_LETTER PEER_LETTER LABEL PEER_LABEL: (2) then (1),
@@ -647,10 +654,8 @@ bench_size() {
     echo "   load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
     # (3) first: the folders it fills are the targets of (1) and (2).
-    full_push agent
-    m_x=$full_median
-    full_push rsync
-    m_r=$full_median
+    full_pushes
+    m_x=${full_medians[0]} m_r=${full_medians[1]}
     row "full push x1" "agent" "$m_x" "rsync" "$m_r" s 1.0
     xb=$(exmsync_bytes "$results/full-agent.jsonl" "/full/agent-[0-9]+")
     rb=$(rsync_bytes "$results/full-rsync-1.log")
@@ -710,7 +715,7 @@ for note in "${notes[@]}"; do echo "bytes: $note"; done
 echo
 echo "x4: one 'exmsync push SRC T1..T4' (default --parallel: all 4 at once) vs the peer run for each target in turn;"
 echo "1% change runs alternate between pushing B onto A and A onto B. full push: into a new empty folder"
-echo "each run. Every comparison starts at least 35 s after the last tree was removed (see settle);"
+echo "each run. Every comparison starts at least 65 s after the last tree was removed (see settle);"
 echo "'sync' runs before every timed run, outside the timing."
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); total time $((elapsed / 60)) min $((elapsed % 60)) s"
 echo "summary: $passes passed, $fails failed of $((passes + fails)) targets"
