@@ -52,6 +52,13 @@ protected:
         write_file(src / "odd\xff-name.html", "a name that is not UTF-8");
         fs::create_directories(target);
     }
+    // `push FLAGS src target` run `seconds` later than now, as a scheduled
+    // push would be (under faketime, with its own cache folder).
+    CommandResult push_later(int seconds, const std::string& flags = "--json") {
+        return run("XDG_CACHE_HOME=" + q(dir / "cache") + " NO_FAKE_STAT=1 faketime -f +" + std::to_string(seconds) +
+                   "s " + shell_quote(kExmsync) + " push " + flags + " " + q(src) + " " + q(target));
+    }
+
     TempDir dir;
     fs::path src = dir / "src";
     fs::path target = dir / "t";
@@ -159,11 +166,6 @@ TEST_F(Contract, ManifestAndDiffLeaveWhatTheyReadUntouched) {
 // files the first push wrote.)
 TEST_F(Contract, ANoOpPushWritesNothingOnTheTarget) {
     ASSERT_EQ(cli_run("push " + q(src) + " " + q(target)).exit_code, 0);
-    std::string env = "XDG_CACHE_HOME=" + q(dir / "cache") + " NO_FAKE_STAT=1 ";
-    auto push_later = [&](int seconds) {
-        return run(env + "faketime -f +" + std::to_string(seconds) + "s " + shell_quote(kExmsync) + " push --json " +
-                   q(src) + " " + q(target));
-    };
     // The first apply recorded no stat for the files it wrote: this push
     // hashes them, under the lock, and writes the target's stat cache.
     auto full = push_later(5);
@@ -190,10 +192,8 @@ TEST_F(Contract, ANoOpPushWritesNothingOnTheTarget) {
 // is found, and a push under another filter is right too.
 TEST_F(Contract, ATargetIsCheckedWhileTheSourceIsScannedOnlyWhenThatCanBeTrusted) {
     ASSERT_EQ(cli_run("push " + q(src) + " " + q(target)).exit_code, 0);
-    std::string env = "XDG_CACHE_HOME=" + q(dir / "cache") + " NO_FAKE_STAT=1 ";
     auto push_later = [&](int seconds, const std::string& flags = "") {
-        return run(env + "faketime -f +" + std::to_string(seconds) + "s " + shell_quote(kExmsync) +
-                   " push --json -v " + flags + " " + q(src) + " " + q(target));
+        return Contract::push_later(seconds, "--json -v " + flags);
     };
     const std::string early = "checked early against the source's last root";
     ASSERT_EQ(push_later(5).exit_code, 0);  // the target's stat cache now vouches for its files
@@ -234,11 +234,7 @@ TEST_F(Contract, ATargetIsCheckedWhileTheSourceIsScannedOnlyWhenThatCanBeTrusted
 // and nothing changed behind.
 TEST_F(Contract, ATargetSettledNowhereIsScannedWithTheSource) {
     ASSERT_EQ(cli_run("push " + q(src) + " " + q(target)).exit_code, 0);
-    std::string env = "XDG_CACHE_HOME=" + q(dir / "cache") + " NO_FAKE_STAT=1 ";
-    auto push_later = [&](int seconds) {
-        return run(env + "faketime -f +" + std::to_string(seconds) + "s " + shell_quote(kExmsync) + " push --json -v " +
-                   q(src) + " " + q(target));
-    };
+    auto push_later = [&](int seconds) { return Contract::push_later(seconds, "--json -v"); };
     const std::string early = "during the source scan";
     write_file(src / "d0/t0.html", "changed");
     ASSERT_EQ(push_later(5).exit_code, 0);  // its stat cache is now older than what it holds

@@ -72,6 +72,15 @@ sync::TargetResult push_through(sync::Target& target, const fs::path& src) {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// `size` random bytes: an incompressible file makes a long archive, so that a
+// cut at a byte offset lands inside it.
+std::string noise(std::size_t size, unsigned seed) {
+    std::string bytes(size, '\0');
+    std::mt19937_64 rng(seed);
+    for (char& c : bytes) c = static_cast<char>(rng());
+    return bytes;
+}
+
 class Agent : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -211,11 +220,7 @@ TEST_F(Agent, ACutConnectionLeavesTheTargetOldAndTheNextPushFinishes) {
     const auto old_root = tree_root(target);
     TreeMaker maker(22);
     maker.mutate(src);
-    // Incompressible, so that the archive is long and the cuts land inside it.
-    std::string noise(400 * 1024, '\0');
-    std::mt19937_64 rng(5);
-    for (char& c : noise) c = static_cast<char>(rng());
-    write_file(src / "new/noise.bin", noise);
+    write_file(src / "new/noise.bin", noise(400 * 1024, 5));
     const auto new_root = tree_root(src);
 
     for (std::uint64_t cut : {600ull, 5'000ull, 60'000ull, 200'000ull, 390'000ull}) {
@@ -276,11 +281,7 @@ TEST_F(Agent, TargetsHoldingTheSameFilesShareOnePlanAndOneArchive) {
 
     TreeMaker maker(23);
     maker.mutate(src);
-    // Incompressible, so that the archive is long and the cut lands inside it.
-    std::string noise(300 * 1024, '\0');
-    std::mt19937_64 rng(7);
-    for (char& c : noise) c = static_cast<char>(rng());
-    write_file(src / "new/noise.bin", noise);
+    write_file(src / "new/noise.bin", noise(300 * 1024, 7));
     write_file(others[2] / "edited by hand.txt", "drift");
     const auto old_root = tree_root(others[1]);
     targets.clear();
