@@ -20,6 +20,8 @@
 # leaves x as a scheduled push finds it (the target's stat cache filled, in
 # its state folder). The runs of (2) alternate: one pushes B onto A, the next
 # A onto B, so every run is a 1% change. `sync` runs before every timed run.
+# The tools of a comparison take turns, run by run, after one untimed round
+# (medians_interleaved in tools/bench-lib.sh).
 # After each comparison every folder is checked against its source with
 # `rsync -rcn -i --delete --exclude=.exmsync`.
 #
@@ -46,7 +48,8 @@ usage: tools/bench-smb.sh [options]        (run as root)
   --keep           keep the trees, folders and results afterwards
   --gentree PATH   use this exmsync-gentree instead of building it
   --exmsync PATH   use this exmsync instead of building it
-  --no-hyperfine   time with a date +%s%N loop even when hyperfine is installed
+  --no-hyperfine   accepted, and changes nothing: every comparison here is timed
+                   with a date +%s%N loop, the tools taking turns
 EOF
 }
 

@@ -92,7 +92,8 @@ usage: tools/bench-ssh.sh [options]        (run as root)
   --user NAME      the account sshd logs in (default exmbench; created if missing)
   --gentree PATH   use this exmsync-gentree instead of building it
   --exmsync PATH   use this exmsync instead of building it
-  --no-hyperfine   time with a date +%s%N loop even when hyperfine is installed
+  --no-hyperfine   accepted, and changes nothing: every comparison here is timed
+                   with a date +%s%N loop, the tools taking turns
   --no-agentless   only the agent mode against rsync: (1) to (4)
 EOF
 }
