@@ -210,7 +210,7 @@ std::unique_ptr<PushSource> PushSource::open(const std::string& source, const Pu
 }
 
 TargetResult push_to(Target& target, const std::string& name, const PushSource& source, const PushOptions& options,
-                     const EarlyLook* early) {
+                     const std::optional<TargetScan>* early) {
     if (options.dry_run) return preview(target, name, source, options);
     TargetResult r;
     r.target = name;
@@ -223,11 +223,10 @@ TargetResult push_to(Target& target, const std::string& name, const PushSource& 
     // a journal, files the stat cache could not vouch for, which the locked
     // scan will record) goes the full way below. A target checked early,
     // with the source's last root, needs no second look: it is in sync if
-    // the source still has that root, and otherwise goes the full way. One
-    // locked and scanned early is on the full way already.
-    if (!options.target.verify_full && !(early && early->locked)) {
-        const bool checked_early = early && early->settled;
-        auto peeked = checked_early ? early->settled : target.peek_if_settled(source.scan.root, options.filter);
+    // the source still has that root, and otherwise goes the full way.
+    if (!options.target.verify_full) {
+        const bool checked_early = early && *early;
+        auto peeked = checked_early ? **early : target.peek_if_settled(source.scan.root, options.filter);
         if (peeked && peeked->settled && peeked->scan.root == source.scan.root && peeked->scan.stats.hashed_files == 0) {
             if (checked_early) log::info("{}: in sync, checked early against the source's last root", name);
             else log::info("{}: in sync, checked in {:.2f} s", name, seconds_since(start));
@@ -241,22 +240,16 @@ TargetResult push_to(Target& target, const std::string& name, const PushSource& 
     // starts from what the target really holds and nothing changes under it.
     // A lock left by a run that is provably gone is taken over, after its
     // work is finished or undone, as recover would.
-    std::optional<TargetScan> scanned;
-    if (early && early->locked) {
-        r.notes.insert(r.notes.end(), early->notes.begin(), early->notes.end());
-        scanned = early->locked;
-    } else {
-        auto recovered = target.open(true).notes;
-        r.notes.insert(r.notes.end(), recovered.begin(), recovered.end());
-        scanned = target.scan(options.filter);
-        log::info("{}: scanned {} files ({} hashed) in {:.2f} s", name, scanned->scan.stats.files,
-                  scanned->scan.stats.hashed_files, seconds_since(start));
-    }
-    r.drift = scanned->drift;
-    r.drift_count = scanned->drift_count;
+    auto recovered = target.open(true).notes;
+    r.notes.insert(r.notes.end(), recovered.begin(), recovered.end());
+    auto scanned = target.scan(options.filter);
+    log::info("{}: scanned {} files ({} hashed) in {:.2f} s", name, scanned.scan.stats.files,
+              scanned.scan.stats.hashed_files, seconds_since(start));
+    r.drift = scanned.drift;
+    r.drift_count = scanned.drift_count;
     // The same root is the same entries: nothing to plan, nothing to fetch
     // (for the agent, the whole no-op check is this comparison).
-    if (scanned->scan.root == source.scan.root) {
+    if (scanned.scan.root == source.scan.root) {
         target.close();
         r.ok = r.already_in_sync = true;
         r.traffic = target.traffic();
@@ -268,7 +261,7 @@ TargetResult push_to(Target& target, const std::string& name, const PushSource& 
     std::string shared_key;
     std::shared_ptr<Plan> plan;
     if (source.shared) {
-        shared_key = SharedWork::key(scanned->scan.root, hidden.path());
+        shared_key = SharedWork::key(scanned.scan.root, hidden.path());
         plan = source.shared->plan(shared_key, [&] { return plan_for(actual.path(), hidden.path(), source, options); });
     } else {
         plan = plan_for(actual.path(), hidden.path(), source, options);
@@ -365,8 +358,7 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
             const std::string name = transport::redact_url(targets[i]);
             TargetResult r;
             std::unique_ptr<Target> target;
-            EarlyLook early;
-            std::exception_ptr early_failure;
+            std::optional<TargetScan> early;
             try {
                 target = open_target(targets[i], options.target);
             } catch (const std::exception& e) {
@@ -375,10 +367,7 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
             // A scheduled push mostly finds nothing changed: a target settled
             // at the root the source had last time is checked now, while the
             // source is still being scanned, instead of after it (unless the
-            // scan is done and found another root: no use looking then). A
-            // target not settled there (the push after a change finds its
-            // stat cache older than that change) needs the locked scan
-            // whatever the source holds now: it is locked and scanned now too.
+            // scan is done and found another root: no use looking then).
             if (target && guess) {
                 bool moved = false;
                 if (src.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
@@ -388,26 +377,10 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
                         moved = true;  // the source scan failed: the push fails below
                     }
                 }
-                bool asked = false;
                 try {
-                    if (!moved) {
-                        early.settled = target->peek_if_settled(*guess, options.filter);
-                        asked = true;
-                    }
+                    if (!moved) early = target->peek_if_settled(*guess, options.filter);
                 } catch (const std::exception&) {
                     // push_to asks again, and reports what goes wrong then
-                }
-                if (asked && !early.settled && src.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-                    try {
-                        auto start = std::chrono::steady_clock::now();
-                        early.notes = target->open(true).notes;
-                        early.locked = target->scan(options.filter);
-                        log::info("{}: scanned {} files ({} hashed) in {:.2f} s, during the source scan", name,
-                                  early.locked->scan.stats.files, early.locked->scan.stats.hashed_files,
-                                  seconds_since(start));
-                    } catch (const std::exception&) {
-                        early_failure = std::current_exception();
-                    }
                 }
             }
             std::shared_ptr<const PushSource> source_scan;
@@ -418,7 +391,6 @@ PushReport push(const std::string& source, const std::vector<std::string>& targe
             }
             if (target) {
                 try {
-                    if (early_failure) std::rethrow_exception(early_failure);
                     r = push_to(*target, name, *source_scan, options, guess ? &early : nullptr);
                 } catch (const std::exception& e) {
                     r = failed(name, e);

@@ -88,21 +88,12 @@ struct PushSource {
     static std::unique_ptr<PushSource> open(const std::string& source, const PushOptions& options);
 };
 
-// What a push learnt of a target while the source was being scanned.
-struct EarlyLook {
-    // What peek_if_settled() said, asked with the source's last root.
-    std::optional<TargetScan> settled;
-    // Not settled there: the target was opened (locked, recovered: `notes`)
-    // and scanned at once, as the push needs whatever the source holds now.
-    std::optional<TargetScan> locked;
-    std::vector<std::string> notes;
-};
-
 // Brings one target in line with the source. Throws on failure; `name` is
 // how messages call it. Several may run at once on one PushSource. `early`:
-// see EarlyLook (nullptr: nothing was looked at early).
+// what peek_if_settled() said while the source was being scanned, asked
+// with the source's last root (nullptr: not asked).
 TargetResult push_to(Target& target, const std::string& name, const PushSource& source, const PushOptions& options,
-                     const EarlyLook* early = nullptr);
+                     const std::optional<TargetScan>* early = nullptr);
 // The same through a transport (a direct target; the tests' faulty ones).
 TargetResult push_to(transport::Transport& target, const std::string& name, const PushSource& source,
                      const PushOptions& options);

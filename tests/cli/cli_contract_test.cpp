@@ -228,45 +228,6 @@ TEST_F(Contract, ATargetIsCheckedWhileTheSourceIsScannedOnlyWhenThatCanBeTrusted
                   q(target.string() + "/")).out, "");
 }
 
-// The push after a change finds the target's stat cache older than that
-// change: the target is settled nowhere, and it is locked and scanned while
-// the source is scanned. A source scan that fails after that leaves no lock
-// and nothing changed behind.
-TEST_F(Contract, ATargetSettledNowhereIsScannedWithTheSource) {
-    ASSERT_EQ(cli_run("push " + q(src) + " " + q(target)).exit_code, 0);
-    auto push_later = [&](int seconds) { return Contract::push_later(seconds, "--json -v"); };
-    const std::string early = "during the source scan";
-    write_file(src / "d0/t0.html", "changed");
-    ASSERT_EQ(push_later(5).exit_code, 0);  // its stat cache is now older than what it holds
-    write_file(src / "d0/t0.html", "changed again");
-    auto next = push_later(10);
-    ASSERT_EQ(next.exit_code, 0) << next.err;
-    EXPECT_EQ(nlohmann::json::parse(next.out)["targets"][0]["status"], "updated") << next.out;
-    EXPECT_EQ(read_file(target / "d0/t0.html"), "changed again");
-
-    // Which comes first, the target's lock or the end of the source scan, is
-    // a race: the refusal is tried until the target was locked first.
-    const auto before = tree_root(target);
-    write_file(src / "CON.html", "a name Windows refuses");
-    bool seen = next.err.find(early) != std::string::npos;
-    for (int attempt = 0; attempt < 10; ++attempt) {
-        auto refused = push_later(15 + attempt);
-        EXPECT_EQ(refused.exit_code, 2) << refused.err;
-        EXPECT_NE(refused.err.find("CON.html"), std::string::npos) << refused.err;
-        EXPECT_FALSE(fs::exists(target / ".exmsync/lock"));
-        if (refused.err.find(early) != std::string::npos) {
-            seen = true;
-            break;
-        }
-    }
-    EXPECT_TRUE(seen) << "no push locked and scanned its target during the source scan";
-    EXPECT_EQ(tree_root(target), before);
-    fs::remove(src / "CON.html");
-    ASSERT_EQ(push_later(30).exit_code, 0);
-    EXPECT_EQ(run("rsync -rcn --delete --exclude=.exmsync --out-format='%n' " + q(src.string() + "/") + " " +
-                  q(target.string() + "/")).out, "");
-}
-
 // ---- one change vocabulary -------------------------------------------------------
 
 TEST_F(Contract, DiffPrintsWhatPushDryRunPrints) {
