@@ -1,5 +1,6 @@
 #include "sync/shared_work.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -36,7 +37,12 @@ public:
         packer_ = std::thread([this, source_root] { pack(source_root); });
     }
 
-    ~SharedArchive() { packer_.join(); }
+    // Runs once every target is done with the archive (the push is over):
+    // the packing of an archive no target still takes stops at its next write.
+    ~SharedArchive() {
+        cancelled_ = true;
+        packer_.join();
+    }
 
     void copy_to(const std::function<void(const char*, std::size_t)>& sink) {
         std::ifstream in(platform::stream_path(file_.path().string()), std::ios::binary);
@@ -67,7 +73,8 @@ private:
             auto source = transport::open_transport(source_root.string());
             Changeset changeset{plan_->header, plan_->ops.path()};
             TreeFeed feed(*source, changeset, plan_->new_manifest.path());
-            write_archive(file_.path().string(), [&](const char* data, std::size_t size) {
+            write_archive("the archive packed for the targets of this push", [&](const char* data, std::size_t size) {
+                if (cancelled_) throw Error("no target takes the archive any more");
                 out_.write(data, static_cast<std::streamsize>(size));
                 out_.flush();
                 if (!out_) cannot("write", file_.path());
@@ -94,6 +101,7 @@ private:
     std::uint64_t written_ = 0;
     bool done_ = false;
     std::exception_ptr error_;
+    std::atomic<bool> cancelled_{false};
     std::thread packer_;  // last: started once everything above exists
 };
 
@@ -147,7 +155,10 @@ PackedChangeset SharedWork::packed(const std::string& key, const std::shared_ptr
     {
         std::lock_guard lock(mutex_);
         auto& entry = entries_.at(key);
-        if (!entry->archive) entry->archive = std::make_shared<SharedArchive>(source_root_, plan);
+        if (!entry->archive) {
+            entry->archive = std::make_shared<SharedArchive>(source_root_, plan);
+            ++archives_;
+        }
         archive = entry->archive;
     }
     PackedChangeset packed;

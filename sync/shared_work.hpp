@@ -45,11 +45,18 @@ public:
     // threw (a source file changed during the push, a full disk).
     PackedChangeset packed(const std::string& key, const std::shared_ptr<Plan>& plan);
 
+    // How many archives were packed so far: one per distinct key asked for.
+    std::size_t archives() const {
+        std::lock_guard lock(mutex_);
+        return archives_;
+    }
+
 private:
     struct Entry;
     boost::filesystem::path source_root_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<Entry>> entries_;
+    std::size_t archives_ = 0;
 };
 
 }  // namespace exmsync::sync

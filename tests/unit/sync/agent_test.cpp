@@ -275,9 +275,11 @@ TEST_F(Agent, TargetsHoldingTheSameFilesShareOnePlanAndOneArchive) {
         fs::create_directories(t);
         targets.push_back(local_agent(t));
     }
-    auto results = push_shared(targets, *shared_source(src));
+    auto first = shared_source(src);
+    auto results = push_shared(targets, *first);
     for (const auto& r : results) ASSERT_TRUE(r.ok) << r.error;
     EXPECT_EQ(results[0].plan, results[3].plan) << "empty targets share the first push";
+    EXPECT_EQ(first->shared->archives(), 1u);
 
     TreeMaker maker(23);
     maker.mutate(src);
@@ -289,8 +291,10 @@ TEST_F(Agent, TargetsHoldingTheSameFilesShareOnePlanAndOneArchive) {
     targets.push_back(local_agent(others[0]));
     targets.push_back(local_agent(others[1], "stdbuf -o0 head -c 3000 | %s"));  // cut inside the archive
     targets.push_back(local_agent(others[2]));
-    results = push_shared(targets, *shared_source(src));
+    auto second = shared_source(src);
+    results = push_shared(targets, *second);
     targets.clear();
+    EXPECT_EQ(second->shared->archives(), 2u) << "one for the three alike, one for the edited target";
     ASSERT_TRUE(results[0].ok) << results[0].error;
     ASSERT_TRUE(results[1].ok) << results[1].error;
     ASSERT_TRUE(results[3].ok) << results[3].error;
@@ -348,6 +352,7 @@ TEST_F(Agent, ASourceChangeWhileTheSharedArchiveIsPackedLeavesEveryTargetOld) {
     targets.push_back(local_agent(second));
     auto results = push_shared(targets, *source);
     targets.clear();
+    EXPECT_EQ(source->shared->archives(), 1u) << "both targets wait on the same packing";
     for (const auto& r : results) {
         EXPECT_FALSE(r.ok);
         EXPECT_EQ(r.error_code, "source-changed") << r.error;
