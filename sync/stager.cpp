@@ -39,7 +39,7 @@ public:
             state_.make_folders(folder);
             last_folder_ = folder;
         }
-        auto writer = state_.transport().create(staged_file(input_.apply_id, t.staged));
+        auto writer = state_.transport().create_staged(staged_file(input_.apply_id, t.staged));
         writer->set_mtime_on_commit(t.mtime_ns);
         auto [bytes, hash] = copy(content, writer.get(), t.size, path);
         writer->commit(transport::Flush::Deferred);

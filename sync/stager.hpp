@@ -7,8 +7,10 @@
 //     recorded afterwards is one the target really holds;
 //   - the folders of backup/<id>/ that the commit will move old files into
 //     (created now, so the commit itself needs no new space for them).
-// Files are committed without a flush each: the caller flushes the volume
-// once, when the history records have joined them.
+// Files are committed without a flush each, and created with create_staged
+// (a backend may write them in the background): the caller's flush_all(),
+// once the history records have joined them, makes them durable and reports
+// any that failed.
 #pragma once
 
 #include <boost/filesystem/path.hpp>

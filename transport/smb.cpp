@@ -279,6 +279,54 @@ private:
     std::optional<std::int64_t> mtime_ns_;
 };
 
+// A staged file written by one of the lister's workers (create_staged): its
+// content goes down the worker's pipe in chunks, and the worker's answer
+// comes by flush_all().
+class SmbStagedWriter final : public Writer {
+public:
+    SmbStagedWriter(SmbLister& lister, std::uint32_t id, std::string path)
+        : lister_(lister), id_(id), path_(std::move(path)) {}
+    ~SmbStagedWriter() override {
+        if (done_) return;
+        try {
+            lister_.upload_send(id_, buffer_.data(), 0, SmbLister::UploadEnd{false, std::nullopt});
+        } catch (...) {
+            // Left partly written in staging, which the apply removes.
+        }
+    }
+    void write(const char* data, std::size_t size) override {
+        if (done_) throw Error("internal: write after commit of " + path_);
+        buffer_.append(data, size);
+        if (buffer_.size() >= kChunk) send(std::nullopt);
+    }
+    void commit(Flush) override {
+        if (done_) throw Error("internal: " + path_ + " committed twice");
+        done_ = true;
+        send(SmbLister::UploadEnd{true, mtime_ns_});
+    }
+    void set_mtime_on_commit(std::int64_t mtime_ns) override {
+        if (done_) throw Error("internal: set_mtime_on_commit after commit of " + path_);
+        mtime_ns_ = mtime_ns;
+    }
+
+private:
+    // A small template goes to the worker in one write, with its create and
+    // its close.
+    static constexpr std::size_t kChunk = 256 * 1024;
+
+    void send(std::optional<SmbLister::UploadEnd> end) {
+        lister_.upload_send(id_, buffer_.data(), buffer_.size(), end);
+        buffer_.clear();
+    }
+
+    SmbLister& lister_;
+    std::uint32_t id_;
+    std::string path_;
+    std::string buffer_;
+    std::optional<std::int64_t> mtime_ns_;
+    bool done_ = false;
+};
+
 class SmbTransport final : public Transport {
 public:
     // `given`: the logon of the transport whose lister this is (smb_lister.hpp).
@@ -369,6 +417,7 @@ public:
     }
 
     std::vector<DirEntry> list(const std::string& dir) override {
+        settle_staged();
         std::unique_lock guard(library_lock());
         const auto parts = split_path(shown_, dir);
         folders_ok(parts, parts.size(), "list", dir, false);
@@ -392,12 +441,27 @@ public:
     void list_ahead(const std::vector<std::string>& dirs) override {
         if (options_.lister_program.empty()) return;
         hinted_ += dirs.size();
-        if (!lister_) {
-            if (hinted_ < kListerAfter) return;
-            SmbListerLogon logon{typed_url_, url_.user, url_.domain, password_, options_.require_encryption};
-            lister_ = std::make_unique<SmbLister>(options_.lister_program, logon, SmbLister::kWorkers);
-        }
+        if (!lister_ && hinted_ < kListerAfter) return;
+        start_lister();
         lister_->want(dirs);
+    }
+
+    void start_lister() {
+        if (lister_) return;
+        SmbListerLogon logon{typed_url_, url_.user, url_.domain, password_, options_.require_encryption};
+        lister_ = std::make_unique<SmbLister>(options_.lister_program, logon, SmbLister::kWorkers);
+    }
+
+    // Waits for the staged files the workers are writing, before anything
+    // that could move, remove or read them; their failures wait for
+    // flush_all().
+    void settle_staged() {
+        if (!lister_) return;
+        for (auto& failure : lister_->settle())
+            staged_failures_.push_back(!failure.error.empty()
+                                           ? failure.error
+                                           : where("write", failure.path) +
+                                                 "the connection of the worker writing it was lost; push again");
     }
 
     // The worker's side of the lister: a folder's listing as the server gives it.
@@ -407,6 +471,7 @@ public:
     }
 
     std::string read_link(const std::string& path) override {
+        settle_staged();
         std::lock_guard guard(library_lock());
         located(path, "read the link");
         auto st = exact_stat(path);
@@ -417,6 +482,7 @@ public:
     }
 
     std::unique_ptr<Reader> open_read(const std::string& path) override {
+        settle_staged();
         std::lock_guard guard(library_lock());
         located(path, "read");
         auto st = exact_stat(path);
@@ -449,7 +515,24 @@ public:
         return std::make_unique<SmbWriter>(*this, file, path);
     }
 
+    // Staged files go to the lister's workers, once a few have been written
+    // here (a small change is not worth their logons) or the lister runs
+    // anyway. The worker creates, writes, closes and dates the file on its
+    // own connection; what it met is told by flush_all().
+    std::unique_ptr<Writer> create_staged(const std::string& path) override {
+        std::lock_guard guard(library_lock());
+        if (options_.lister_program.empty() || (!lister_ && ++staged_here_ < kListerAfter)) return create(path);
+        located(path, "create");
+        start_lister();
+        auto id = lister_->upload_begin(path);
+        if (!id) return create(path);  // no worker left
+        changed();
+        note_entry(path, Kind::File);
+        return std::make_unique<SmbStagedWriter>(*lister_, *id, path);
+    }
+
     void rename(const std::string& from, const std::string& to) override {
+        settle_staged();
         std::lock_guard guard(library_lock());
         located(from, "rename");
         located(to, "rename to");
@@ -489,6 +572,7 @@ public:
     }
 
     void remove(const std::string& path) override {
+        settle_staged();
         std::lock_guard guard(library_lock());
         located(path, "remove");
         auto st = exact_stat(path);
@@ -523,6 +607,7 @@ public:
     }
 
     void set_mtime(const std::string& path, std::int64_t mtime_ns) override {
+        settle_staged();
         std::lock_guard guard(library_lock());
         located(path, "set the time of");
         auto st = exact_stat(path);
@@ -533,6 +618,7 @@ public:
     }
 
     void flush_dir(const std::string& dir) override {
+        settle_staged();
         std::lock_guard guard(library_lock());
         const auto parts = split_path(shown_, dir);
         folders_ok(parts, parts.size(), "flush", dir, false);
@@ -544,7 +630,14 @@ public:
     // server still answers, so that a connection lost after the last
     // acknowledged request is an error here and not a silent success.
     void flush_all() override {
+        settle_staged();
         std::lock_guard guard(library_lock());
+        if (!staged_failures_.empty()) {
+            std::string first = staged_failures_.front();
+            const std::size_t more = staged_failures_.size() - 1;
+            staged_failures_.clear();
+            throw Error(first + (more ? " (and " + std::to_string(more) + " more staged files failed)" : ""));
+        }
         if (open_writers_ != 0)
             throw Error("target " + shown_ + ": cannot flush: " + std::to_string(open_writers_) +
                         " files are still being written (internal)");
@@ -935,8 +1028,9 @@ private:
             it = verified_.erase(it);
     }
 
-    // Folders hinted before the lister starts: below this many, a walk is
-    // quicker on this connection alone than with three more logons.
+    // Folders hinted, or files staged, before the lister starts: below this
+    // many, a walk or a small change is quicker on this connection alone than
+    // with three more logons.
     static constexpr std::size_t kListerAfter = 16;
 
     std::string shown_;
@@ -945,6 +1039,8 @@ private:
     OpenOptions::Smb options_;
     std::unique_ptr<SmbLister> lister_;
     std::size_t hinted_ = 0;
+    std::size_t staged_here_ = 0;  // staged files written on this connection
+    std::vector<std::string> staged_failures_;  // told by the next flush_all
     std::string password_;
     std::string base_;  // smb://host/share, percent-encoded
     std::string root_;  // the folder in the share, decoded, '/'-separated
@@ -1036,7 +1132,8 @@ int serve_smb_lister() {
         OpenOptions::Smb options;
         options.require_encryption = logon.require_encryption;
         transport = std::make_unique<SmbTransport>(logon.url, options, &logon);
-        return [&](const std::string& dir) { return transport->list_for_lister(dir); };
+        return SmbWorkerSide{[&](const std::string& dir) { return transport->list_for_lister(dir); },
+                             [&](const std::string& path) { return transport->create(path); }};
     });
 }
 

@@ -10,14 +10,21 @@ namespace {
 
 // Frames on the pipes: a 4-byte little-endian length, then the payload.
 // Parent to worker: the logon (url, user, domain, password, encryption
-// flag), then one frame per folder (id, path). Worker to parent: the logon's
-// outcome (a status byte, then kGreeting or why not), then one frame per
-// folder (id, status, and when listed the entries).
+// flag), then requests, each starting with its kind and id:
+//   L id path                  list a folder
+//   W id path                  create a file
+//   D id bytes...              append to it
+//   C id has-mtime mtime       close it (with that mtime)
+//   X id                       close it as it is, uncommitted
+// Worker to parent: the logon's outcome (a status byte, then kGreeting or
+// why not), then one frame per L (id, status, and when listed the entries)
+// and one per C or X (id, status, and when failed the error).
 constexpr std::uint32_t kMaxFrame = 64u << 20;
 constexpr std::uint8_t kListed = 0, kFailed = 1;
+constexpr char kList = 'L', kCreate = 'W', kData = 'D', kCommit = 'C', kDrop = 'X';
 // Sent by a worker that logged on: a program that is not this exmsync (or
 // not of this version of the protocol) is never taken for one.
-constexpr const char* kGreeting = "exmsync smb-lister 1";
+constexpr const char* kGreeting = "exmsync smb-lister 2";
 // How often a reader thread looks up from a quiet worker to see whether the
 // lister is closing.
 constexpr int kPollMs = 250;
@@ -62,6 +69,8 @@ public:
         return true;
     }
     bool at_end() const { return at_ == data_.size(); }
+    // Whatever is left, as it is.
+    std::string_view rest() const { return std::string_view(data_).substr(at_); }
 
 private:
     bool bytes(int n, std::uint64_t& v) {
@@ -254,7 +263,7 @@ void SmbLister::forget() {
 // (never more, so that writing one never waits on a worker that is stuck).
 bool SmbLister::start(const std::string& folder) {
     const std::uint32_t id = next_id_++;
-    std::string request;
+    std::string request(1, kList);
     put32(request, id);
     put_text(request, folder);
     const std::string out = framed(request);
@@ -312,8 +321,18 @@ bool SmbLister::receive(std::chrono::steady_clock::time_point deadline) {
         Fields fields(*reply.frame);
         std::uint32_t id;
         std::uint8_t status;
-        auto request = fields.u32(id) ? requests_.find(id) : requests_.end();
-        if (request == requests_.end() || !fields.u8(status)) {
+        const bool framed_well = fields.u32(id) && fields.u8(status);
+        if (auto upload = framed_well ? uploads_.find(id) : uploads_.end();
+            upload != uploads_.end() && upload->second.ended && upload->second.worker == reply.worker) {
+            --workers_[reply.worker]->outstanding;
+            std::string error;
+            if (status != kListed && (!fields.text(error) || error.empty())) error = "failed (no reason given)";
+            if (status != kListed && upload->second.commit) upload_failures_[id] = {upload->second.path, error};
+            uploads_.erase(upload);
+            continue;
+        }
+        auto request = framed_well ? requests_.find(id) : requests_.end();
+        if (request == requests_.end()) {
             worker_gone(reply.worker);  // it speaks nonsense: none of its listings is trusted
             continue;
         }
@@ -368,11 +387,98 @@ void SmbLister::worker_gone(std::size_t worker) {
         }
         it = requests_.erase(it);
     }
+    for (auto& [id, upload] : uploads_)
+        if (upload.worker == worker && (upload.commit || !upload.ended)) upload_failed(id, "");
+    std::erase_if(uploads_, [&](const auto& u) { return u.second.worker == worker; });
+}
+
+void SmbLister::upload_failed(std::uint32_t id, std::string error) {
+    auto it = uploads_.find(id);
+    if (it != uploads_.end() && !upload_failures_.count(id)) upload_failures_[id] = {it->second.path, std::move(error)};
+}
+
+std::optional<std::uint32_t> SmbLister::upload_begin(const std::string& path) {
+    receive(std::chrono::steady_clock::now());  // what came meanwhile: answers, and workers gone
+    Worker* best = nullptr;
+    std::size_t index = 0;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        Worker& w = *workers_[i];
+        if (w.alive && (!best || w.outstanding < best->outstanding)) {
+            best = &w;
+            index = i;
+        }
+    }
+    if (!best) return std::nullopt;
+    const std::uint32_t id = next_id_++;
+    ++best->outstanding;
+    uploads_[id] = {path, index};
+    return id;
+}
+
+// Frames go to the pipe as they are made: a write waits while the worker
+// is behind, which is what keeps the content in flight bounded.
+void SmbLister::upload_send(std::uint32_t id, const char* data, std::size_t size, std::optional<UploadEnd> end) {
+    auto it = uploads_.find(id);
+    if (it == uploads_.end() || it->second.ended) return;  // its worker is gone: failed already
+    Upload& upload = it->second;
+    Worker& w = *workers_[upload.worker];
+    if (end && !end->commit && !upload.started) {
+        --w.outstanding;  // the worker never heard of it
+        uploads_.erase(it);
+        return;
+    }
+    std::string out;
+    auto frame = [&](char kind, const std::function<void(std::string&)>& fill) {
+        std::string payload(1, kind);
+        put32(payload, id);
+        fill(payload);
+        out += framed(payload);
+    };
+    if (!upload.started) frame(kCreate, [&](std::string& p) { put_text(p, upload.path); });
+    for (std::size_t at = 0; at < size;) {
+        const std::size_t n = std::min<std::size_t>(size - at, kMaxFrame / 2);
+        frame(kData, [&](std::string& p) { p.append(data + at, n); });
+        at += n;
+    }
+    if (end)
+        frame(end->commit ? kCommit : kDrop, [&](std::string& p) {
+            if (!end->commit) return;
+            p.push_back(end->mtime_ns ? 1 : 0);
+            put64(p, static_cast<std::uint64_t>(end->mtime_ns.value_or(0)));
+        });
+    upload.started = true;
+    upload.ended = end.has_value();
+    upload.commit = end && end->commit;
+    try {
+        w.child->write(out.data(), out.size());
+    } catch (const platform::PipeError&) {
+        worker_gone(upload.worker);
+    }
+}
+
+std::vector<SmbLister::UploadFailure> SmbLister::settle() {
+    // Ended uploads are answered in the order each worker got them; one
+    // not answered this long after the last answer means a stuck worker.
+    auto due = [&] {
+        return std::any_of(uploads_.begin(), uploads_.end(), [](const auto& u) { return u.second.ended; });
+    };
+    while (due()) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReplyTimeoutMs);
+        if (receive(deadline)) continue;
+        std::set<std::size_t> stuck;
+        for (const auto& [id, upload] : uploads_)
+            if (upload.ended) stuck.insert(upload.worker);
+        for (std::size_t w : stuck) worker_gone(w);
+    }
+    std::vector<UploadFailure> out;
+    for (auto& [id, failure] : upload_failures_) out.push_back(std::move(failure));
+    upload_failures_.clear();
+    return out;
 }
 
 namespace {
 
-int serve(const std::function<std::function<std::vector<DirEntry>(const std::string&)>(const SmbListerLogon&)>& open) {
+int serve(const std::function<SmbWorkerSide(const SmbListerLogon&)>& open) {
     platform::ignore_broken_pipes();
     std::string in;
     auto hello = read_stdin_frame(in);
@@ -384,43 +490,114 @@ int serve(const std::function<std::function<std::vector<DirEntry>(const std::str
         !fields.text(logon.password) || !fields.u8(encrypt))
         return 2;
     logon.require_encryption = encrypt != 0;
-    std::function<std::vector<DirEntry>(const std::string&)> list;
+    SmbWorkerSide side;
     try {
-        list = open(logon);
+        side = open(logon);
     } catch (const Error& e) {
         write_stdout_frame(std::string(1, static_cast<char>(kFailed)) + e.what());
         return 1;
     }
     write_stdout_frame(std::string(1, static_cast<char>(kListed)) + kGreeting);
-    while (auto request = read_stdin_frame(in)) {
-        Fields asked(*request);
-        std::uint32_t id;
-        std::string folder;
-        if (!asked.u32(id) || !asked.text(folder)) return 2;
+    // Files being written, and why one failed (the rest of its content is
+    // let go; the failure is told when it is closed).
+    std::map<std::uint32_t, std::unique_ptr<Writer>> writers;
+    std::map<std::uint32_t, std::string> failed;
+    auto answer = [](std::uint32_t id, const std::string* error) {
         std::string reply;
         put32(reply, id);
-        try {
-            auto entries = list(folder);
-            reply.push_back(static_cast<char>(kListed));
-            put32(reply, static_cast<std::uint32_t>(entries.size()));
-            for (const auto& e : entries) {
-                put_text(reply, e.name);
-                reply.push_back(static_cast<char>(e.stat.kind));
-                put64(reply, e.stat.size);
-                put64(reply, static_cast<std::uint64_t>(e.stat.mtime_ns));
-            }
-        } catch (const Error&) {
-            reply.push_back(static_cast<char>(kFailed));
-        }
+        reply.push_back(static_cast<char>(error ? kFailed : kListed));
+        if (error) put_text(reply, *error);
         write_stdout_frame(reply);
+    };
+    while (auto request = read_stdin_frame(in)) {
+        Fields asked(*request);
+        std::uint8_t kind;
+        std::uint32_t id;
+        if (!asked.u8(kind) || !asked.u32(id)) return 2;
+        switch (kind) {
+            case kList: {
+                std::string folder;
+                if (!asked.text(folder)) return 2;
+                std::string reply;
+                put32(reply, id);
+                try {
+                    auto entries = side.list(folder);
+                    reply.push_back(static_cast<char>(kListed));
+                    put32(reply, static_cast<std::uint32_t>(entries.size()));
+                    for (const auto& e : entries) {
+                        put_text(reply, e.name);
+                        reply.push_back(static_cast<char>(e.stat.kind));
+                        put64(reply, e.stat.size);
+                        put64(reply, static_cast<std::uint64_t>(e.stat.mtime_ns));
+                    }
+                } catch (const Error&) {
+                    reply.push_back(static_cast<char>(kFailed));
+                }
+                write_stdout_frame(reply);
+                break;
+            }
+            case kCreate: {
+                std::string path;
+                if (!asked.text(path) || writers.count(id) || failed.count(id)) return 2;
+                try {
+                    writers[id] = side.create(path);
+                } catch (const Error& e) {
+                    failed[id] = e.what();
+                }
+                break;
+            }
+            case kData: {
+                auto it = writers.find(id);
+                if (it == writers.end()) {
+                    if (!failed.count(id)) return 2;
+                    break;
+                }
+                const std::string_view bytes = asked.rest();
+                try {
+                    it->second->write(bytes.data(), bytes.size());
+                } catch (const Error& e) {
+                    failed[id] = e.what();
+                    writers.erase(it);
+                }
+                break;
+            }
+            case kCommit:
+            case kDrop: {
+                std::uint8_t has_mtime = 0;
+                std::uint64_t mtime = 0;
+                if (kind == kCommit && (!asked.u8(has_mtime) || !asked.u64(mtime))) return 2;
+                auto it = writers.find(id);
+                if (it == writers.end()) {
+                    auto why = failed.find(id);
+                    if (why == failed.end()) return 2;
+                    answer(id, &why->second);
+                    failed.erase(why);
+                    break;
+                }
+                std::unique_ptr<Writer> writer = std::move(it->second);
+                writers.erase(it);
+                std::optional<std::string> error;
+                try {
+                    if (kind == kCommit) {
+                        if (has_mtime) writer->set_mtime_on_commit(static_cast<std::int64_t>(mtime));
+                        writer->commit(Flush::Deferred);
+                    }
+                    writer.reset();
+                } catch (const Error& e) {
+                    error = e.what();
+                }
+                answer(id, error ? &*error : nullptr);
+                break;
+            }
+            default: return 2;
+        }
     }
     return 0;
 }
 
 }  // namespace
 
-int serve_smb_listings(
-    const std::function<std::function<std::vector<DirEntry>(const std::string&)>(const SmbListerLogon&)>& open) {
+int serve_smb_listings(const std::function<SmbWorkerSide(const SmbListerLogon&)>& open) {
     try {
         return serve(open);
     } catch (const std::exception&) {

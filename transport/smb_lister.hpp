@@ -9,8 +9,12 @@
 // list the folders a walk will ask for next, in parallel, while the walk goes
 // on with what has already come back.
 //
-// Only listing is done here; every change, and every check of a name's exact
-// case, stays with the transport's own connection. The folders come as hints
+// The same workers also write staged files (Transport::create_staged): a
+// first push of the template tree spent half its time creating, writing,
+// closing and dating staged files one round trip at a time. The content
+// goes down the worker's pipe and the outcome of each file comes back later,
+// collected by settle(). Every other change, and every check of a name's
+// exact case, stays with the transport's own connection. The folders come as hints
 // from the walk (want()), and the subfolders of every folder fetched are
 // guessed too, as SftpLister does. Everything is fetched in walk order within
 // fixed bounds (kInFlight folders, kHinted names), and nothing fetched is used
@@ -72,6 +76,25 @@ public:
     // The target changed: nothing fetched or hinted so far is used.
     void forget();
 
+    // Writing a staged file: upload_begin picks the worker with the least to
+    // do (nullopt when none is left), upload_send passes content to it and,
+    // with `end`, has it close the file (commit: with the mtime given) or
+    // drop it. Nothing is reported here: a failed worker's uploads fail in
+    // settle(), which waits until every ended upload is answered.
+    struct UploadEnd {
+        bool commit = true;
+        std::optional<std::int64_t> mtime_ns;
+    };
+    struct UploadFailure {
+        std::string path;
+        std::string error;  // the worker's message; empty when the worker was lost
+    };
+    std::optional<std::uint32_t> upload_begin(const std::string& path);
+    void upload_send(std::uint32_t id, const char* data, std::size_t size, std::optional<UploadEnd> end);
+    // The failures since the last settle(), in the order the uploads began.
+    std::vector<UploadFailure> settle();
+    bool uploading() const { return !uploads_.empty(); }
+
     static constexpr std::size_t kWorkers = 3;
     // Folders asked for or listed and not yet taken, at most.
     static constexpr std::size_t kInFlight = 48;
@@ -113,6 +136,16 @@ private:
     };
     std::map<std::uint32_t, Request> requests_;
     std::set<std::string, WalkOrder> hinted_;
+    struct Upload {
+        std::string path;
+        std::size_t worker;
+        bool started = false;  // its first frame is on the pipe
+        bool ended = false;    // its last one too: an answer is due
+        bool commit = false;   // ended to be kept (not dropped)
+    };
+    std::map<std::uint32_t, Upload> uploads_;
+    std::map<std::uint32_t, UploadFailure> upload_failures_;
+    void upload_failed(std::uint32_t id, std::string error);
 
     // Filled by the workers' reader threads, emptied by receive().
     struct Reply {
@@ -125,11 +158,17 @@ private:
     std::deque<Reply> replies_;
 };
 
+// What a worker does with its own connection.
+struct SmbWorkerSide {
+    std::function<std::vector<DirEntry>(const std::string&)> list;
+    std::function<std::unique_ptr<Writer>(const std::string&)> create;
+};
+
 // The worker's side, run by `exmsync smb-lister`: reads the logon from stdin,
-// calls `open` with it, then answers each folder asked for with `list` until
-// stdin ends. `open` and `list` throw Error on failure; a failed logon ends
-// the worker, a failed listing is answered as failed. Returns the exit code.
-int serve_smb_listings(
-    const std::function<std::function<std::vector<DirEntry>(const std::string&)>(const SmbListerLogon&)>& open);
+// calls `open` with it, then answers each request with `list` or `create`
+// until stdin ends. They throw Error on failure; a failed logon ends the
+// worker, a failed listing or file is answered as failed. Returns the exit
+// code.
+int serve_smb_listings(const std::function<SmbWorkerSide(const SmbListerLogon&)>& open);
 
 }  // namespace exmsync::transport

@@ -192,6 +192,13 @@ public:
     // Anything at `path` (a file, folder or even a dangling symlink): throws
     // AlreadyExists. Parent missing: throws NotFound. Failure: throws Error.
     virtual std::unique_ptr<Writer> create(const std::string& path) = 0;
+    // Like create(), for a staged file that the caller commits with
+    // Flush::Deferred and uses only after flush_all(): a backend may write it
+    // in the background (SMB: on its workers' connections), so that a failure
+    // to create or write it, AlreadyExists included, may be thrown by
+    // flush_all() instead. Operations that could move, remove or read it wait
+    // for it first.
+    virtual std::unique_ptr<Writer> create_staged(const std::string& path) { return create(path); }
 
     // Moves `from` (a file, symlink or folder; a symlink is moved itself) to
     // `to` atomically. Never replaces: anything at `to` throws AlreadyExists.

@@ -2,7 +2,9 @@
 // that hints its folders, listed by the lister's own exmsync processes, must
 // see exactly what one listing each on the transport's connection shows, the
 // same errors, nothing from before a change made through the transport, and
-// the same result when the workers cannot start or die halfway.
+// the same result when the workers cannot start or die halfway. Staged files
+// written by the same workers (create_staged) must land whole, with their
+// mtimes, and every one they could not write must fail flush_all().
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -240,6 +242,90 @@ TEST_F(SmbListing, ServerGoneWhileListingAheadIsAnErrorNamingTheTarget) {
     } catch (const transport::Error& e) {
         EXPECT_NE(std::string(e.what()).find(server->url("sync", "t")), std::string::npos) << e.what();
     }
+}
+
+// Staged files, sized around the chunk a worker is sent at once, written
+// through create_staged: the workers write them (their sessions are there;
+// nothing else of this test starts them), whole and dated.
+TEST_F(SmbListing, StagedFilesAreWrittenWholeByTheWorkers) {
+    made();
+    auto t = open();
+    t->mkdir("stage");
+    const std::int64_t mtime = 1600000000LL * 1'000'000'000 + 123'456'000;
+    auto content = [](int i) {
+        std::size_t size = i == 7 ? 0 : i == 8 ? 256 * 1024 : i == 9 ? 700 * 1024 + 3 : static_cast<std::size_t>(i) * 37;
+        std::string text(size, 'a');
+        for (std::size_t j = 0; j < size; ++j) text[j] = static_cast<char>('a' + (j * 7 + static_cast<std::size_t>(i)) % 26);
+        return text;
+    };
+    for (int i = 0; i < 120; ++i) {
+        auto w = t->create_staged("stage/f" + std::to_string(i));
+        w->set_mtime_on_commit(mtime + i * 1'000'000'000LL);
+        std::string text = content(i);
+        for (std::size_t at = 0; at < text.size(); at += 65536)
+            w->write(text.data() + at, std::min<std::size_t>(65536, text.size() - at));
+        w->commit(transport::Flush::Deferred);
+    }
+    EXPECT_GE(sessions(), 1 + transport::SmbLister::kWorkers);
+    t->flush_all();
+    EXPECT_EQ(t->list("stage").size(), 120u);
+    for (int i = 0; i < 120; ++i) {
+        fs::path file = target / "stage" / ("f" + std::to_string(i));
+        ASSERT_EQ(read_file(file), content(i)) << file;
+        auto st = t->stat("stage/f" + std::to_string(i));
+        ASSERT_TRUE(st);
+        EXPECT_EQ(st->mtime_ns / 1000, (mtime + i * 1'000'000'000LL) / 1000) << file;
+    }
+}
+
+// One staged file a worker cannot create (something is in its place) fails
+// flush_all() naming it; the others are written, and the failure is told once.
+TEST_F(SmbListing, StagedFileAWorkerCannotWriteFailsTheFlushNamingIt) {
+    write_file(target / "stage" / "f30", "in the way");
+    made();
+    auto t = open();
+    for (int i = 0; i < 60; ++i) {
+        auto w = t->create_staged("stage/f" + std::to_string(i));
+        w->write("new", 3);
+        w->commit(transport::Flush::Deferred);
+    }
+    try {
+        t->flush_all();
+        ADD_FAILURE() << "a staged file that could not be created was taken for written";
+    } catch (const transport::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("'stage/f30'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(server->url("sync", "t")), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(read_file(target / "stage" / "f30"), "in the way");
+    EXPECT_EQ(read_file(target / "stage" / "f59"), "new");
+    EXPECT_NO_THROW(t->flush_all());
+}
+
+// Workers killed while a staged file is on its way: the file cannot have
+// been answered for, so flush_all() fails naming it and the lost connection.
+TEST_F(SmbListing, WorkersKilledWhileStagingFailTheFlush) {
+    made();
+    auto t = open();
+    t->mkdir("stage");
+    for (int i = 0; i < 20; ++i) {
+        auto w = t->create_staged("stage/small" + std::to_string(i));
+        w->commit(transport::Flush::Deferred);
+    }
+    ASSERT_TRUE(wait_for([&] { return sessions() >= 1 + transport::SmbLister::kWorkers; })) << sessions();
+    auto big = t->create_staged("stage/big");
+    const std::string chunk(1 << 20, 'b');
+    big->write(chunk.data(), chunk.size());
+    run("pkill -KILL -P " + std::to_string(getpid()) + " -f smb-lister");
+    for (int i = 0; i < 8; ++i) big->write(chunk.data(), chunk.size());
+    big->commit(transport::Flush::Deferred);
+    try {
+        t->flush_all();
+        ADD_FAILURE() << "a staged file whose worker was killed was taken for written";
+    } catch (const transport::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("'stage/big'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("was lost"), std::string::npos) << e.what();
+    }
+    EXPECT_NO_THROW(t->flush_all());
 }
 
 }  // namespace
