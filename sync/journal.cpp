@@ -1,5 +1,6 @@
 #include "sync/journal.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <vector>
 
@@ -23,7 +24,7 @@ struct KindName {
 };
 constexpr KindName kKinds[] = {{Kind::Backup, "backup"},   {Kind::Rmdir, "rmdir"},     {Kind::Mkdir, "mkdir"},
                                {Kind::Place, "place"},     {Kind::Move, "move"},       {Kind::Unmkdir, "unmkdir"},
-                               {Kind::Unrmdir, "unrmdir"}};
+                               {Kind::Unrmdir, "unrmdir"}, {Kind::Tree, "tree"},   {Kind::In, "in"}};
 
 [[noreturn]] void bad(std::string_view line) {
     throw Error("journal line '" + std::string(line.substr(0, 200)) + "' is damaged; the journal cannot be used");
@@ -96,10 +97,21 @@ std::string backup_file(const std::string& apply_id, const std::string& path) {
     return layout::backup(apply_id) + "/" + path;
 }
 
+std::string staged_tree(const std::string& apply_id, std::uint64_t ordinal) {
+    return layout::staging(apply_id) + "/trees/" + std::to_string(ordinal);
+}
+
+std::string staged_in_tree(const std::string& apply_id, std::uint64_t ordinal, const std::string& root,
+                           const std::string& path) {
+    std::string out = staged_tree(apply_id, ordinal);
+    if (path.size() > root.size()) out += path.substr(root.size());  // "/rest"
+    return out;
+}
+
 // ---- the file ----
 
 JournalWriter::JournalWriter(const boost::filesystem::path& file, const std::string& apply_id) : out_(file) {
-    out_.add(std::string(kMagic) + "\t1\t" + apply_id);
+    out_.add(std::string(kMagic) + "\t2\t" + apply_id);
 }
 
 void JournalWriter::add(const Step& step) {
@@ -117,9 +129,10 @@ std::optional<Journal> Journal::load(const boost::filesystem::path& file, const 
     std::string line;
     if (!in.next(line)) return std::nullopt;  // empty: cut before anything was flushed
     auto head = split(line);
-    if (head.size() != 3 || head[0] != kMagic || head[1] != "1") {
+    if (head.size() != 3 || head[0] != kMagic || (head[1] != "1" && head[1] != "2")) {
         if (std::string(kMagic).rfind(head[0], 0) == 0 && head.size() < 3) return std::nullopt;  // cut in the header
-        throw Error("journal " + where + " is not an exmsync journal (version 1); move it aside and run recover again");
+        throw Error("journal " + where + " is not an exmsync journal of version 1 or 2 (a newer exmsync wrote it?); "
+                    "finish it with that exmsync's recover, or move it aside and run recover again");
     }
     Journal journal;
     journal.file_ = file;
@@ -163,17 +176,59 @@ void Journal::each(std::initializer_list<Kind> kinds, const std::function<void(c
 // ---- running it ----
 
 void Commit::run() {
-    journal_.each({Kind::Backup, Kind::Rmdir, Kind::Mkdir, Kind::Place, Kind::Move},
-                  [&](const Step& s) { forward(s, false); });
+    steps({Kind::Backup, Kind::Rmdir, Kind::Mkdir, Kind::Place, Kind::Move, Kind::Tree}, false, false);
 }
 
 void Commit::resume() {
-    journal_.each({Kind::Backup, Kind::Rmdir, Kind::Mkdir, Kind::Place, Kind::Move},
-                  [&](const Step& s) { forward(s, true); });
+    steps({Kind::Backup, Kind::Rmdir, Kind::Mkdir, Kind::Place, Kind::Move, Kind::Tree}, false, true);
+}
+
+void Commit::steps(std::initializer_list<Kind> kinds, bool undoing, bool resuming) {
+    // A tree's in lines follow it: they are gathered in a local file (a tree
+    // may hold any number of entries), and the tree runs once they end.
+    std::optional<Step> tree;
+    std::unique_ptr<manifest::TempFile> items;
+    std::unique_ptr<manifest::LineWriter> writer;
+    auto run_tree = [&] {
+        if (!tree) return;
+        writer->close();
+        if (undoing) backward_tree(*tree, items->path());
+        else forward_tree(*tree, items->path(), resuming);
+        tree.reset();
+    };
+    std::vector<Kind> wanted(kinds);
+    wanted.push_back(Kind::In);
+    manifest::LineReader in(journal_.file());
+    std::string line;
+    in.next(line);  // the header
+    while (in.next(line)) {
+        if (line.rfind("end\t", 0) == 0) break;
+        Step s = decode_step(line);
+        if (s.kind == Kind::In) {
+            if (!tree) {
+                if (std::find(kinds.begin(), kinds.end(), Kind::Tree) != kinds.end())
+                    throw Error("journal of " + journal_.apply_id() + ": an in line without its tree; it is damaged");
+                continue;
+            }
+            writer->add(line);
+            continue;
+        }
+        run_tree();
+        if (std::find(kinds.begin(), kinds.end(), s.kind) == kinds.end()) continue;
+        if (s.kind == Kind::Tree) {
+            tree = s;
+            items = std::make_unique<manifest::TempFile>();
+            writer = std::make_unique<manifest::LineWriter>(items->path());
+            continue;
+        }
+        if (undoing) backward(s);
+        else forward(s, resuming);
+    }
+    run_tree();
 }
 
 void Commit::undo() {
-    journal_.each({Kind::Place, Kind::Move}, [&](const Step& s) { backward(s); });
+    steps({Kind::Place, Kind::Move, Kind::Tree}, true, false);
     journal_.each({Kind::Unmkdir}, [&](const Step& s) { backward(s); });
     journal_.each({Kind::Unrmdir}, [&](const Step& s) { backward(s); });
     journal_.each({Kind::Backup}, [&](const Step& s) { backward(s); });
@@ -291,7 +346,9 @@ void Commit::forward(const Step& s, bool resuming) {
                 return;
             }
             case Kind::Unmkdir:
-            case Kind::Unrmdir: return;  // undo only
+            case Kind::Unrmdir:
+            case Kind::Tree:
+            case Kind::In: return;  // undo only, or run by forward_tree
         }
     } catch (const StepFailed&) {
         throw;
@@ -353,12 +410,108 @@ void Commit::backward(const Step& s) {
             }
             case Kind::Rmdir:
             case Kind::Mkdir: return;  // undone through unrmdir and unmkdir
+            case Kind::Tree:
+            case Kind::In: return;  // run by backward_tree
         }
     } catch (const StepFailed&) {
         throw;
     } catch (const transport::Error& e) {
         throw StepFailed(s.path, e.what());
     }
+}
+
+// A folder moves whole or not at all, and its staged copy is in the locked
+// state folder: when that copy is gone, the folder in place must hold what
+// the in lines say, entry by entry (a hand edit meanwhile is not ours).
+void Commit::forward_tree(const Step& tree, const boost::filesystem::path& items, bool resuming) {
+    auto& t = state_.transport();
+    const std::string from = staged_tree(journal_.apply_id(), tree.staged);
+    try {
+        if (resuming) {
+            const bool staged = state_.exists(from);
+            auto st = t.stat(tree.path);
+            if (!staged) {
+                if (!st || st->kind != transport::Kind::Directory)
+                    throw StepFailed(tree.path, "its new folder is neither staged nor in place");
+                manifest::LineReader in(items);
+                std::string line;
+                while (in.next(line)) {
+                    Step item = decode_step(line);
+                    if (!holds(item.path, item.content))
+                        throw StepFailed(item.path, "its new content is neither staged nor in place");
+                }
+                return;
+            }
+            if (st) throw StepFailed(tree.path, "something was put in its place during the apply");
+        }
+        rename(from, tree.path, tree.path);
+    } catch (const StepFailed&) {
+        throw;
+    } catch (const transport::Error& e) {
+        throw StepFailed(tree.path, e.what());
+    }
+}
+
+void Commit::backward_tree(const Step& tree, const boost::filesystem::path& items) {
+    auto& t = state_.transport();
+    const std::string back = staged_tree(journal_.apply_id(), tree.staged);
+    try {
+        if (state_.exists(back)) return;  // never moved
+        auto st = t.stat(tree.path);
+        if (!st) return;  // removed by someone: the old state does not need it
+        if (st->kind != transport::Kind::Directory)
+            throw StepFailed(tree.path, "something other than its new folder is there (changed by hand during the "
+                                        "apply); move it aside");
+        // Moving it back takes everything in it away with staging: only
+        // what this apply put there may go (what is missing is not needed).
+        if (auto foreign = foreign_in_tree(tree.path, items))
+            throw StepFailed(*foreign, "it holds content this apply did not put there (changed by hand during the "
+                                       "apply); move it aside");
+        rename(tree.path, back, tree.path);
+    } catch (const StepFailed&) {
+        throw;
+    } catch (const transport::Error& e) {
+        throw StepFailed(tree.path, e.what());
+    }
+}
+
+// Walks the folder in manifest order (each entry, then what it holds), next
+// to the in lines, which come in the same order.
+std::optional<std::string> Commit::foreign_in_tree(const std::string& root, const boost::filesystem::path& items) {
+    auto& t = state_.transport();
+    manifest::LineReader in(items);
+    std::string line;
+    std::optional<Step> item;
+    auto next_item = [&] {
+        item.reset();
+        if (in.next(line)) item = decode_step(line);
+    };
+    next_item();
+    std::vector<std::pair<std::vector<transport::DirEntry>, std::size_t>> stack;  // listings being walked
+    std::vector<std::string> folders{root};
+    stack.push_back({t.list(root), 0});
+    while (!stack.empty()) {
+        auto& [entries, at] = stack.back();
+        if (at == entries.size()) {
+            stack.pop_back();
+            folders.pop_back();
+            continue;
+        }
+        const transport::DirEntry e = entries[at++];
+        const std::string path = folders.back() + "/" + e.name;
+        while (item && manifest::compare_paths(item->path, path) < 0) next_item();  // gone: not needed
+        if (!item || item->path != path) return path;
+        const bool folder = e.stat.kind == transport::Kind::Directory;
+        if (folder != (item->content.type == EntryType::Directory)) return path;
+        if (!folder && !holds(path, item->content)) return path;
+        next_item();
+        if (folder) {
+            auto listing = t.list(path);
+            folders.push_back(path);
+            stack.push_back({std::move(listing), 0});
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace exmsync::sync

@@ -9,17 +9,24 @@
 //   mkdir   create a folder
 //   place   move a staged file into place      } configuration files
 //   move    move a renamed file from its backup } after the rest
+//   tree    move a staged new folder, with all it holds, into place
+//           (one rename instead of a mkdir and a place per entry; with
+//           the places, in manifest order), followed by
+//   in      one line per folder and file inside it, with its content:
+//           what resuming checks is in place, and what undoing may take
+//           back (nothing else found in the folder)
 // and, only for undoing, the two folder phases in the opposite order:
 //   unmkdir remove a created folder (deepest first)
 //   unrmdir re-create a removed folder (shallowest first)
-// Undo runs place/move back, then unmkdir, unrmdir, and backup back.
+// Undo runs place/move/tree back, then unmkdir, unrmdir, and backup back.
 //
 // No step trusts "the destination exists": a step counts as done only when
 // its destination holds the expected content (hashed), and as to do only when
 // its source is still there, so a file someone else put in the way stops the
 // commit instead of being taken for ours.
 //
-// File format: "exmsync-journal TAB 1 TAB <apply id>", one step per line
+// File format: "exmsync-journal TAB 2 TAB <apply id>" (version 1, without
+// tree steps, is read too), one step per line
 // (tab-separated, paths escaped), "end TAB <steps>". A journal without its
 // last line was cut before it was flushed: its commit never began.
 #pragma once
@@ -39,7 +46,7 @@
 namespace exmsync::sync {
 
 struct Step {
-    enum class Kind { Backup, Rmdir, Mkdir, Place, Move, Unmkdir, Unrmdir };
+    enum class Kind { Backup, Rmdir, Mkdir, Place, Move, Unmkdir, Unrmdir, Tree, In };
     Kind kind = Kind::Backup;
     std::string path;
     // Backup: what moves away; Place, Move: what arrives.
@@ -47,7 +54,7 @@ struct Step {
     // Backup: the file's own mtime (put back when a renamed file returns);
     // Move: the mtime the renamed file gets.
     std::int64_t mtime_ns = 0;
-    std::uint64_t staged = 0;  // Place: the staged file's ordinal
+    std::uint64_t staged = 0;  // Place: the staged file's ordinal; Tree: the staged folder's
     std::string other;         // Backup: where a rename takes it; Move: its source
 
     bool operator==(const Step&) const = default;
@@ -60,6 +67,10 @@ Step decode_step(std::string_view line);
 std::string staged_file(const std::string& apply_id, std::uint64_t ordinal);
 std::string staged_folder(const std::string& apply_id, std::uint64_t ordinal);
 std::string backup_file(const std::string& apply_id, const std::string& path);
+// A new folder staged whole (Touch::tree), and a path inside it.
+std::string staged_tree(const std::string& apply_id, std::uint64_t ordinal);
+std::string staged_in_tree(const std::string& apply_id, std::uint64_t ordinal, const std::string& root,
+                           const std::string& path);
 
 // Writes a journal to a local file.
 class JournalWriter {
@@ -81,6 +92,7 @@ public:
     // Throws Error naming `where` when the file is not a journal at all.
     static std::optional<Journal> load(const boost::filesystem::path& file, const std::string& where);
     const std::string& apply_id() const { return apply_id_; }
+    const boost::filesystem::path& file() const { return file_; }
     // Calls `each` for every step of the given kinds, in file order.
     void each(std::initializer_list<Step::Kind> kinds, const std::function<void(const Step&)>& each) const;
 
@@ -119,8 +131,16 @@ public:
     void flush();
 
 private:
+    // Runs the steps of the given kinds in file order, a tree step with
+    // the in lines that follow it.
+    void steps(std::initializer_list<Step::Kind> kinds, bool undoing, bool resuming);
     void forward(const Step& step, bool resuming);
     void backward(const Step& step);
+    void forward_tree(const Step& tree, const boost::filesystem::path& items, bool resuming);
+    void backward_tree(const Step& tree, const boost::filesystem::path& items);
+    // The first entry of the placed folder `root` that undoing may not take
+    // back (content this apply did not put there), or nullopt.
+    std::optional<std::string> foreign_in_tree(const std::string& root, const boost::filesystem::path& items);
     bool holds(const std::string& path, const Expect& want);
     void rename(const std::string& from, const std::string& to, const std::string& step_path);
     void touched(const std::string& path);

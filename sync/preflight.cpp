@@ -149,7 +149,7 @@ private:
     void check_space() {
         auto space = t_.space();
         if (!space) return;
-        std::uint64_t folders = header_.counts.mkdirs;
+        std::uint64_t folders = mkdir_steps_;  // folders staged whole took theirs while staging
         std::uint64_t inodes = folders + kSpareInodes;
         std::uint64_t bytes = folders * kBytesPerFolder + journal_bytes_ + kSpareBytes;
         if (space->free_inodes < inodes)
@@ -167,7 +167,16 @@ private:
             rmdirs_.add(manifest::escape_path(t.path));
             add(unrmdirs_, {Step::Kind::Unrmdir, t.path, *t.before, 0, 0, {}});
         }
+        if (t.tree) {
+            // Staged whole: one step moves the folder, and an in line says
+            // each thing it holds.
+            if (t.is_tree_root()) add(places_, {Step::Kind::Tree, t.path, {EntryType::Directory, 0, {}}, 0, t.tree, {}});
+            else if (t.make == Touch::Make::Folder) add(places_, {Step::Kind::In, t.path, {EntryType::Directory, 0, {}}, 0, 0, {}});
+            else add(places_, {Step::Kind::In, t.path, {EntryType::File, t.size, t.hash}, t.mtime_ns, 0, {}});
+            return;
+        }
         if (t.make == Touch::Make::Folder) {
+            ++mkdir_steps_;
             add(mkdirs_, {Step::Kind::Mkdir, t.path, {EntryType::Directory, 0, {}}, 0, 0, {}});
             unmkdirs_.add(manifest::escape_path(t.path));
         }
@@ -224,6 +233,7 @@ private:
     std::optional<std::string> checked_parent_;
     std::vector<std::string> problems_;
     std::uint64_t journal_bytes_ = 0;
+    std::uint64_t mkdir_steps_ = 0;
 
     manifest::TempFile backups_file_, mkdirs_file_, places_file_, configs_file_, unrmdirs_file_;
     manifest::LineWriter backups_{backups_file_.path()}, mkdirs_{mkdirs_file_.path()}, places_{places_file_.path()},

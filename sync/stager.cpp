@@ -34,12 +34,18 @@ public:
         if (!next_write(t)) fail("content for " + show(path) + ", which the changeset does not write");
         if (t.path != path) fail("content for " + show(path) + " where the content for " + show(t.path) + " was due");
         if (size != t.size) fail("content for " + show(path) + " of the wrong size");
-        auto folder = staged_folder(input_.apply_id, t.staged);
-        if (folder != last_folder_) {
-            state_.make_folders(folder);
-            last_folder_ = folder;
+        std::string staged;
+        if (t.tree) {
+            staged = staged_in_tree(input_.apply_id, t.tree, t.tree_root, t.path);  // its folder is made
+        } else {
+            auto folder = staged_folder(input_.apply_id, t.staged);
+            if (folder != last_folder_) {
+                state_.make_folders(folder);
+                last_folder_ = folder;
+            }
+            staged = staged_file(input_.apply_id, t.staged);
         }
-        auto writer = state_.transport().create_staged(staged_file(input_.apply_id, t.staged));
+        auto writer = state_.transport().create_staged(staged);
         writer->set_mtime_on_commit(t.mtime_ns);
         auto [bytes, hash] = copy(content, writer.get(), t.size, path);
         writer->commit(transport::Flush::Deferred);
@@ -81,9 +87,17 @@ private:
         throw Error("changeset for " + state_.describe() + ": " + problem + "; nothing was changed");
     }
 
+    // The folders of new folders staged whole are made on the way, each
+    // before what it holds (touches come in manifest order).
     bool next_write(Touch& t) {
-        while (writes_.next(t))
+        while (writes_.next(t)) {
             if (t.make == Touch::Make::Write) return true;
+            if (t.make == Touch::Make::Folder && t.tree) {
+                if (!trees_made_) state_.make_folders(layout::staging(input_.apply_id) + "/trees");
+                trees_made_ = true;
+                state_.transport().mkdir(staged_in_tree(input_.apply_id, t.tree, t.tree_root, t.path));
+            }
+        }
         return false;
     }
 
@@ -167,6 +181,7 @@ private:
     const StageInput& input_;
     TouchReader writes_;
     std::string last_folder_;
+    bool trees_made_ = false;
     bool manifest_seen_ = false;
     std::vector<char> buffer_ = std::vector<char>(kCopyBuffer);
 };

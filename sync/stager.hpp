@@ -1,7 +1,9 @@
 // Staging: step 4 of the apply. A changeset's content goes into the state
 // folder, on the target's own volume, before anything on the target moves:
 //   - each written file into staging/<id>/files/, read from the feed in
-//     operation order, its size and hash checked as it is copied;
+//     operation order, its size and hash checked as it is copied; a new
+//     folder staged whole (Touch::tree) goes to staging/<id>/trees/<n>/
+//     with its folders and files under their own names;
 //   - the manifest after apply, checked entry by entry to be exactly the
 //     base manifest with the changeset's touches applied, so that the root
 //     recorded afterwards is one the target really holds;

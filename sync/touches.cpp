@@ -159,6 +159,47 @@ private:
     std::vector<std::string> problems_;
 };
 
+// A new folder can be staged whole when everything inside it is new content
+// written by this changeset: no configuration file (those are committed
+// last, one by one), nothing renamed in, nothing removed or replaced.
+bool fits_in_tree(const Touch& t) {
+    if (t.before) return false;
+    if (t.make == Touch::Make::Folder) return true;
+    return t.make == Touch::Make::Write && !is_config_path(t.path);
+}
+
+// The new folders that fit whole, found in one pass over the touch list: a
+// stack holds the new folders around the current path, each still fitting
+// or not, and each is judged when its subtree ends. Folders inside another
+// that fits are dropped later, so the list is sorted into manifest order.
+class TreeFinder {
+public:
+    void add(const Touch& t) {
+        leave_up_to(t.path);
+        for (auto& open : open_)
+            if (!fits_in_tree(t)) open.fits = false;
+        if (t.make == Touch::Make::Folder) open_.push_back({t.path, true});
+    }
+    void finish() { leave_up_to(""); }
+    manifest::ExternalSorter& fitting() { return fitting_; }
+
+private:
+    void leave_up_to(const std::string& path) {
+        while (!open_.empty() && (path.empty() || !manifest::is_inside(path, open_.back().path))) {
+            if (open_.back().fits) fitting_.add(manifest::escape_path(open_.back().path));
+            open_.pop_back();
+        }
+    }
+    struct Open {
+        std::string path;
+        bool fits;
+    };
+    std::vector<Open> open_;
+    manifest::ExternalSorter fitting_{[](std::string_view a, std::string_view b) {
+        return manifest::compare_paths(*manifest::unescape_path(a), *manifest::unescape_path(b)) < 0;
+    }};
+};
+
 }  // namespace
 
 std::string encode_touch(const Touch& t) {
@@ -166,11 +207,12 @@ std::string encode_touch(const Touch& t) {
     if (t.before) before = type_letter(t.before->type) + " " + std::to_string(t.before->size) + " " + t.before->hash.hex();
     return manifest::escape_path(t.path) + "\t" + before + "\t" + manifest::escape_path(t.moves_to) + "\t" +
            static_cast<char>(t.make) + "\t" + std::to_string(t.size) + "\t" + t.hash.hex() + "\t" +
-           std::to_string(t.mtime_ns) + "\t" + std::to_string(t.staged) + "\t" + manifest::escape_path(t.moves_from);
+           std::to_string(t.mtime_ns) + "\t" + std::to_string(t.staged) + "\t" + manifest::escape_path(t.moves_from) +
+           "\t" + std::to_string(t.tree) + "\t" + manifest::escape_path(t.tree_root);
 }
 
 Touch decode_touch(std::string_view line) {
-    auto f = split(line, 9);
+    auto f = split(line, 11);
     Touch t;
     t.path = raw(f[0], line);
     if (f[1] != "-") {
@@ -191,6 +233,8 @@ Touch decode_touch(std::string_view line) {
     t.mtime_ns = number<std::int64_t>(f[6], line);
     t.staged = number<std::uint64_t>(f[7], line);
     t.moves_from = raw(f[8], line);
+    t.tree = number<std::uint64_t>(f[9], line);
+    t.tree_root = raw(f[10], line);
     return t;
 }
 
@@ -249,8 +293,10 @@ void build_touches(const boost::filesystem::path& ops, const ChangesetHeader& he
         writer.close();
     }
     // Pass 2: both merged, and checked against the target's manifest.
-    manifest::LineWriter writer(out);
+    manifest::TempFile merged;
+    manifest::LineWriter writer(merged.path());
     BaseCheck base(base_manifest, target);
+    TreeFinder trees;
     TouchReader main(primary.path());
     Touch next;
     bool has_main = main.next(next);
@@ -258,6 +304,7 @@ void build_touches(const boost::filesystem::path& ops, const ChangesetHeader& he
     auto emit = [&] {
         if (!held) return;
         base.check(*held);
+        trees.add(*held);
         writer.add(encode_touch(*held));
         held.reset();
     };
@@ -281,6 +328,40 @@ void build_touches(const boost::filesystem::path& ops, const ChangesetHeader& he
     emit();
     base.finish();
     writer.close();
+    trees.finish();
+
+    // Pass 3: each touch inside a folder that fits whole, and not inside
+    // another that does, is marked with it.
+    manifest::TempFile fitting;
+    trees.fitting().finish(fitting.path());
+    manifest::LineReader roots(fitting.path());
+    std::string root_line;
+    std::optional<std::string> next_root;
+    auto advance = [&] {
+        next_root.reset();
+        if (roots.next(root_line)) next_root = raw(root_line, root_line);
+    };
+    advance();
+    manifest::LineWriter marked(out);
+    TouchReader all(merged.path());
+    std::string root;
+    std::uint64_t count = 0;
+    Touch t;
+    while (all.next(t)) {
+        if (!root.empty() && !manifest::is_inside(t.path, root)) root.clear();
+        while (next_root && manifest::compare_paths(*next_root, t.path) < 0) advance();  // inside `root`
+        if (root.empty() && next_root && *next_root == t.path) {
+            root = t.path;
+            ++count;
+            advance();
+        }
+        if (!root.empty()) {
+            t.tree = count;
+            t.tree_root = root;
+        }
+        marked.add(encode_touch(t));
+    }
+    marked.close();
 }
 
 }  // namespace exmsync::sync

@@ -48,8 +48,14 @@ struct Touch {
     std::int64_t mtime_ns = 0;
     std::uint64_t staged = 0;  // Write: its ordinal among the write ops
     std::string moves_from;    // Move: the rename source
+    // Inside a new folder that is staged whole and moved into place by one
+    // rename (TreeFinder in touches.cpp): that folder's path, and its
+    // ordinal among such folders (from 1; 0: not in one).
+    std::string tree_root;
+    std::uint64_t tree = 0;
 
     bool removes_folder() const { return before && before->type == manifest::EntryType::Directory; }
+    bool is_tree_root() const { return tree != 0 && path == tree_root; }
     bool operator==(const Touch&) const = default;
 };
 
@@ -57,7 +63,10 @@ std::string encode_touch(const Touch& touch);
 Touch decode_touch(std::string_view line);
 
 // Writes the touch list of the operation list `ops` to `out`, checking it
-// against `base_manifest` (the target's manifest now). Throws DriftError
+// against `base_manifest` (the target's manifest now), and marks the new
+// folders that are staged whole: those holding only new files and folders,
+// with no configuration file (committed last) and nothing renamed into
+// them. Throws DriftError
 // naming up to a few paths when the target differs, and Error when the
 // operations contradict each other (a damaged changeset).
 void build_touches(const boost::filesystem::path& ops, const ChangesetHeader& header,

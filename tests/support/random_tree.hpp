@@ -1,6 +1,7 @@
 // Deterministic test trees: a template tree made from a seed, and a mutation
 // of it with every kind of change a push must carry (modify, add, delete,
-// rename, new and removed folders, type changes, a config file).
+// rename, new and removed folders, new folders moved into place whole and
+// made one by one, type changes, config files).
 #pragma once
 
 #include <boost/filesystem.hpp>
@@ -53,6 +54,13 @@ public:
         for (int n = 0; n < 8 && i < files.size(); ++n, ++i)
             if (fs::exists(files[i])) fs::rename(files[i], files[i].parent_path() / ("moved-" + std::to_string(n) + ".html"));
         for (int n = 0; n < 12; ++n) write_file(root / "new" / ("n" + std::to_string(n) + ".html"), content());
+        // New folders the commit makes one by one: one holding a config
+        // file, one a file renamed into it ("new" above moves whole).
+        write_file(root / "App_Config/Include/New/Sitecore.New.config", "<configuration>" + content() + "</configuration>");
+        if (i < files.size() && fs::exists(files[i])) {
+            fs::create_directories(root / "moved-into");
+            fs::rename(files[i++], root / "moved-into" / "m.html");
+        }
         write_file(root / "App_Config/Sitecore.EXM.config", "<configuration>" + content() + "</configuration>");
         fs::remove_all(root / "gone");
         fs::remove(root / "becomes-folder");

@@ -152,7 +152,9 @@ TEST_F(Failure, TooFewInodesForTheNewFoldersIsRefused) {
     old_root = tree_root(target);
     std::string deep = "many";
     for (int i = 0; i < 30; ++i) deep += "/f" + std::to_string(i);
-    write_file(src / deep / "x.html", "x");
+    // A configuration file keeps the new folders from being staged whole:
+    // the commit makes them, and the pre-flight counts them.
+    write_file(src / deep / "x.config", "<x/>");
     new_root = tree_root(src);
     // Room for staging one file, not for thirty more folders.
     ASSERT_TRUE(mount.remount("nr_inodes=" + std::to_string(mount.used_inodes() + 20)));
@@ -162,6 +164,29 @@ TEST_F(Failure, TooFewInodesForTheNewFoldersIsRefused) {
     EXPECT_TRUE(contains(r.error, "free inodes")) << r.error;
     EXPECT_TRUE(contains(r.error, "free some on the target")) << r.error;
     expect_old_and_clean("inodes");
+    ASSERT_TRUE(mount.remount("nr_inodes=4000"));
+    expect_push_completes();
+}
+
+// New folders staged whole take their inodes while staging: too few is a
+// clean refusal before anything on the target moves.
+TEST_F(Failure, TooFewInodesForAFolderStagedWholeIsRefusedWhileStaging) {
+    Tmpfs mount(dir / "small", "size=4m,nr_inodes=400");
+    SKIP_UNLESS(mount.why_not());
+    fs::path small_target = dir / "small/t";
+    fs::create_directories(small_target);
+    target = small_target;
+    ASSERT_TRUE(push_one(dir / "src", target).ok);
+    old_root = tree_root(target);
+    std::string deep = "many";
+    for (int i = 0; i < 30; ++i) deep += "/f" + std::to_string(i);
+    write_file(src / deep / "x.html", "x");
+    new_root = tree_root(src);
+    ASSERT_TRUE(mount.remount("nr_inodes=" + std::to_string(mount.used_inodes() + 20)));
+    auto r = push_one(src, target);
+    EXPECT_FALSE(r.ok);
+    EXPECT_TRUE(contains(r.error, "No space left on device")) << r.error;
+    expect_old_and_clean("inodes while staging");
     ASSERT_TRUE(mount.remount("nr_inodes=4000"));
     expect_push_completes();
 }
@@ -238,6 +263,10 @@ TEST_F(Failure, InodesRunningOutDuringTheCommitAreUndone) {
     // The old tree, with its history, on a small volume.
     ASSERT_EQ(run("cp -a " + shell_quote(target.string()) + " " + shell_quote((dir / "vol/t").string())).exit_code, 0);
     target = dir / "vol/t";
+    // A new folder holding a configuration file is made by the commit
+    // (folders staged whole are made while staging).
+    write_file(src / "App_Config/Include/New/Sitecore.New.config", "<new/>");
+    new_root = tree_root(src);
     auto options = no_cache();
     // Every inode left goes to another user of the volume just before the
     // commit: creating the new folders fails with ENOSPC.
@@ -375,6 +404,48 @@ TEST_F(Failure, NeitherDirectionPossibleStaysLockedWithAdviceThatWorks) {
         EXPECT_FALSE(report.undone_apply.empty());
         EXPECT_EQ(tree_root(target), old_root);
         EXPECT_EQ(leftovers(target), "");
+        expect_push_completes();
+        return;
+    }
+    FAIL() << "no crash point left new/deeper/n.html placed";
+}
+
+// A new folder moved into place whole, then a file someone put in it, and
+// the commit is to be undone: moving the folder back to staging would take
+// that file away with it, so the undo stops naming it, the file stays, and
+// once it is moved aside recover takes the folder back.
+TEST_F(Failure, UndoOfANewFolderMovedWholeKeepsAFileAddedInIt) {
+    std::uint64_t total = count_push_operations(src, target);
+    TempDir pristine;
+    copy_tree(target, pristine / "t");
+    for (std::uint64_t n = total; n > 0; --n) {
+        fs::remove_all(target);
+        copy_tree(pristine / "t", target);
+        crash_push_at(src, target, n);
+        if (!fs::exists(target / ".exmsync/journal") || !fs::exists(target / "new/deeper/n.html") ||
+            !recording_pending(target))
+            continue;
+        // The direction is back, as after a refusal later in the commit.
+        for (fs::directory_iterator it(target / ".exmsync/staging"), end; it != end; ++it)
+            if (fs::exists(it->path() / "undo")) fs::rename(it->path() / "undo", target / ".exmsync/undo");
+        ASSERT_TRUE(fs::exists(target / ".exmsync/undo"));
+        write_file(target / "new/deeper/someone-else.html", "<html>not the apply's</html>");
+        auto t = transport::make_local_transport(target);
+        try {
+            sync::DirectTarget(*t).open(true);
+            FAIL() << "undid a new folder holding a file the apply did not put there";
+        } catch (const sync::BlockedError& e) {
+            std::string m = e.what();
+            EXPECT_TRUE(contains(m, "'new/deeper/someone-else.html'")) << m;
+            EXPECT_TRUE(contains(m, "move it aside")) << m;
+        }
+        EXPECT_EQ(read_file(target / "new/deeper/someone-else.html"), "<html>not the apply's</html>");
+        fs::rename(target / "new/deeper/someone-else.html", dir / "aside.html");
+        auto again = transport::make_local_transport(target);
+        sync::DirectTarget direct(*again);
+        direct.open(true);
+        direct.close();
+        expect_old_and_clean("undone after the file was moved aside");
         expect_push_completes();
         return;
     }

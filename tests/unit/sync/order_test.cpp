@@ -4,6 +4,7 @@
 
 #include "support/faulty_transport.hpp"
 #include "support/random_tree.hpp"
+#include "support/tree_root.hpp"
 #include "sync/push.hpp"
 #include "transport/local.hpp"
 
@@ -48,9 +49,46 @@ TEST(CommitOrder, ConfigFilesAreMovedIntoPlaceLast) {
     std::vector<std::string> into_place;
     for (const auto& to : recorded->renames)
         if (to.rfind(".exmsync", 0) != 0) into_place.push_back(to);
-    ASSERT_EQ(into_place.size(), 13u);
-    EXPECT_EQ(into_place[11], "App_Config/Include/EmailExperience/Sitecore.EXM.config");
-    EXPECT_EQ(into_place[12], "Web.config");
+    // The new folders of templates move whole; the configs, one by one, last.
+    ASSERT_EQ(into_place.size(), 4u);
+    EXPECT_EQ(into_place[0], "Imported");
+    EXPECT_EQ(into_place[1], "zzz");
+    EXPECT_EQ(into_place[2], "App_Config/Include/EmailExperience/Sitecore.EXM.config");
+    EXPECT_EQ(into_place[3], "Web.config");
+}
+
+// A new folder is staged whole and moved into place by one rename, unless
+// it holds a configuration file or a file renamed into it; a new folder
+// inside one that moves whole moves with it.
+TEST(CommitOrder, NewFoldersMoveIntoPlaceWhole) {
+    TempDir dir;
+    for (int i = 0; i < 20; ++i) write_file(dir / ("src/Imported/Campaign/t" + std::to_string(i) + ".html"), "t");
+    write_file(dir / "src/Imported/Campaign/images/logo.png", "png");
+    write_file(dir / "src/old/moved.html", "moved");
+    write_file(dir / "src/keep.html", "k");
+    fs::create_directories(dir / "t");
+    RecordingTransport* recorded = nullptr;
+    std::unique_ptr<transport::Transport> keep;
+    ASSERT_TRUE(push_recorded(dir / "src", dir / "t", recorded, keep).ok);
+    std::unique_ptr<RecordingTransport> first(recorded);
+    std::vector<std::string> into_place;
+    for (const auto& to : recorded->renames)
+        if (to.rfind(".exmsync", 0) != 0) into_place.push_back(to);
+    EXPECT_EQ(into_place, (std::vector<std::string>{"Imported", "keep.html", "old"}));
+
+    // Then: a new folder beside a renamed file and a new config.
+    fs::create_directories(dir / "src/renamed-into");
+    fs::rename(dir / "src/old/moved.html", dir / "src/renamed-into/moved.html");
+    write_file(dir / "src/App_Config/Include/Sitecore.New.config", "<c/>");
+    write_file(dir / "src/Imported/Second/a.html", "a");
+    ASSERT_TRUE(push_recorded(dir / "src", dir / "t", recorded, keep).ok);
+    std::unique_ptr<RecordingTransport> second(recorded);
+    into_place.clear();
+    for (const auto& to : recorded->renames)
+        if (to.rfind(".exmsync", 0) != 0) into_place.push_back(to);
+    EXPECT_EQ(into_place, (std::vector<std::string>{"Imported/Second", "renamed-into/moved.html",
+                                                    "App_Config/Include/Sitecore.New.config"}));
+    EXPECT_EQ(tree_root(dir / "t"), tree_root(dir / "src"));
 }
 
 TEST(Symlinks, SourceLinksAreNotPushedAndTargetLinksAreReplacedNotFollowed) {
