@@ -464,6 +464,18 @@ public:
                                                  "the connection of the worker writing it was lost; push again");
     }
 
+    // The worker's side of staging: the transport that asks for a file has
+    // checked every folder on its way (create_staged), so the worker does
+    // not spend requests on them again.
+    void trust_folders_of(const std::string& path) {
+        const auto parts = split_path(shown_, path);
+        std::string prefix;
+        for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+            prefix += (i ? "/" : "") + parts[i];
+            remember_verified(prefix);
+        }
+    }
+
     // The worker's side of the lister: a folder's listing as the server gives it.
     std::vector<DirEntry> list_for_lister(const std::string& dir) {
         std::lock_guard guard(library_lock());
@@ -604,6 +616,7 @@ public:
             fail("create folder", path);
         }
         note_entry(path, Kind::Directory);
+        remember_verified(path);  // made here, so a real folder: no request to check it again
     }
 
     void set_mtime(const std::string& path, std::int64_t mtime_ns) override {
@@ -1133,7 +1146,10 @@ int serve_smb_lister() {
         options.require_encryption = logon.require_encryption;
         transport = std::make_unique<SmbTransport>(logon.url, options, &logon);
         return SmbWorkerSide{[&](const std::string& dir) { return transport->list_for_lister(dir); },
-                             [&](const std::string& path) { return transport->create(path); }};
+                             [&](const std::string& path) {
+                                 transport->trust_folders_of(path);
+                                 return transport->create(path);
+                             }};
     });
 }
 
