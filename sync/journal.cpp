@@ -196,8 +196,6 @@ void Commit::steps(std::initializer_list<Kind> kinds, bool undoing, bool resumin
         else forward_tree(*tree, items->path(), resuming);
         tree.reset();
     };
-    std::vector<Kind> wanted(kinds);
-    wanted.push_back(Kind::In);
     manifest::LineReader in(journal_.file());
     std::string line;
     in.next(line);  // the header
@@ -210,7 +208,7 @@ void Commit::steps(std::initializer_list<Kind> kinds, bool undoing, bool resumin
                     throw Error("journal of " + journal_.apply_id() + ": an in line without its tree; it is damaged");
                 continue;
             }
-            writer->add(line);
+            if (undoing || resuming) writer->add(line);  // a first run moves the folder without looking
             continue;
         }
         run_tree();
