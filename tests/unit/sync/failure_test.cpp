@@ -90,6 +90,26 @@ protected:
         EXPECT_EQ(leftovers(target), "") << what;
     }
 
+    // The target on a small volume, and a source change that adds one file
+    // thirty new folders deep; then room for staging one file, not for
+    // thirty more folders.
+    void deep_file_on_few_inodes(Tmpfs& mount, const std::string& name) {
+        target = dir / "small/t";
+        fs::create_directories(target);
+        ASSERT_TRUE(push_one(src, target).ok);
+        old_root = tree_root(target);
+        std::string deep = "many";
+        for (int i = 0; i < 30; ++i) deep += "/f" + std::to_string(i);
+        write_file(src / deep / name, "x");
+        new_root = tree_root(src);
+        ASSERT_TRUE(mount.remount("nr_inodes=" + std::to_string(mount.used_inodes() + 20)));
+    }
+
+    // Leaves the target as the last crash point (counting back from the end
+    // of a push) that has new/deeper/n.html placed and the commit journaled
+    // but not yet recorded; false when none does.
+    bool crash_with_new_placed();
+
     void expect_push_completes() {
         auto r = push_one(src, target);
         ASSERT_TRUE(r.ok) << r.error;
@@ -145,19 +165,9 @@ TEST_F(Failure, FolderOnAnotherVolumeIsRefusedNamingTheMount) {
 TEST_F(Failure, TooFewInodesForTheNewFoldersIsRefused) {
     Tmpfs mount(dir / "small", "size=4m,nr_inodes=400");
     SKIP_UNLESS(mount.why_not());
-    fs::path small_target = dir / "small/t";
-    fs::create_directories(small_target);
-    target = small_target;
-    ASSERT_TRUE(push_one(dir / "src", target).ok);
-    old_root = tree_root(target);
-    std::string deep = "many";
-    for (int i = 0; i < 30; ++i) deep += "/f" + std::to_string(i);
     // A configuration file keeps the new folders from being staged whole:
     // the commit makes them, and the pre-flight counts them.
-    write_file(src / deep / "x.config", "<x/>");
-    new_root = tree_root(src);
-    // Room for staging one file, not for thirty more folders.
-    ASSERT_TRUE(mount.remount("nr_inodes=" + std::to_string(mount.used_inodes() + 20)));
+    ASSERT_NO_FATAL_FAILURE(deep_file_on_few_inodes(mount, "x.config"));
     auto r = push_one(src, target);
     EXPECT_FALSE(r.ok);
     EXPECT_EQ(r.error_code, "refused") << r.error;
@@ -173,16 +183,7 @@ TEST_F(Failure, TooFewInodesForTheNewFoldersIsRefused) {
 TEST_F(Failure, TooFewInodesForAFolderStagedWholeIsRefusedWhileStaging) {
     Tmpfs mount(dir / "small", "size=4m,nr_inodes=400");
     SKIP_UNLESS(mount.why_not());
-    fs::path small_target = dir / "small/t";
-    fs::create_directories(small_target);
-    target = small_target;
-    ASSERT_TRUE(push_one(dir / "src", target).ok);
-    old_root = tree_root(target);
-    std::string deep = "many";
-    for (int i = 0; i < 30; ++i) deep += "/f" + std::to_string(i);
-    write_file(src / deep / "x.html", "x");
-    new_root = tree_root(src);
-    ASSERT_TRUE(mount.remount("nr_inodes=" + std::to_string(mount.used_inodes() + 20)));
+    ASSERT_NO_FATAL_FAILURE(deep_file_on_few_inodes(mount, "x.html"));
     auto r = push_one(src, target);
     EXPECT_FALSE(r.ok);
     EXPECT_TRUE(contains(r.error, "No space left on device")) << r.error;
@@ -333,6 +334,22 @@ std::uint64_t count_push_operations(const fs::path& src, const fs::path& target)
 
 }  // namespace
 
+bool Failure::crash_with_new_placed() {
+    std::uint64_t total = count_push_operations(src, target);
+    TempDir pristine;
+    copy_tree(target, pristine / "t");
+    for (std::uint64_t n = total; n > 0; --n) {
+        fs::remove_all(target);
+        copy_tree(pristine / "t", target);
+        crash_push_at(src, target, n);
+        // Placed, and the commit not yet recorded (a recorded one is complete).
+        if (fs::exists(target / ".exmsync/journal") && fs::exists(target / "new/deeper/n.html") &&
+            recording_pending(target))
+            return true;
+    }
+    return false;
+}
+
 // A crash before keep/added.html was moved into place; someone then puts
 // their own keep/added.html there. Recovery must not count it as done: it
 // undoes the commit and keeps their file.
@@ -368,46 +385,33 @@ TEST_F(Failure, RecoverDoesNotCountForeignContentAsDone) {
 // is not the apply's to take back) is possible. The target stays locked with
 // one line naming the path and what to do, and doing it works.
 TEST_F(Failure, NeitherDirectionPossibleStaysLockedWithAdviceThatWorks) {
-    std::uint64_t total = count_push_operations(src, target);
-    TempDir pristine;
-    copy_tree(target, pristine / "t");
-    for (std::uint64_t n = total; n > 0; --n) {
-        fs::remove_all(target);
-        copy_tree(pristine / "t", target);
-        crash_push_at(src, target, n);
-        // Placed, and the commit not yet recorded (a recorded one is complete).
-        if (!fs::exists(target / ".exmsync/journal") || !fs::exists(target / "new/deeper/n.html") ||
-            !recording_pending(target))
-            continue;
-        write_file(target / "new/deeper/n.html", "<html>edited by hand mid-apply</html>");
-        auto t = transport::make_local_transport(target);
-        try {
-            sync::DirectTarget(*t).open(true);
-            FAIL() << "recovered around a hand edit";
-        } catch (const sync::BlockedError& e) {
-            std::string m = e.what();
-            EXPECT_TRUE(contains(m, "'new/deeper/n.html'")) << m;
-            EXPECT_TRUE(contains(m, "move it aside")) << m;
-            EXPECT_TRUE(contains(m, "exmsync recover " + target.string())) << m;
-            EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 0) << m;
-        }
-        EXPECT_TRUE(fs::exists(target / ".exmsync/lock"));
-        // The next push meets the same block, and says the same.
-        auto blocked = push_one(src, target);
-        EXPECT_EQ(blocked.error_code, "blocked") << blocked.error;
-        EXPECT_TRUE(contains(blocked.error, "move it aside")) << blocked.error;
-        // The advice: move it aside, run recover.
-        fs::rename(target / "new/deeper/n.html", dir / "aside.html");
-        sync::DirectTarget direct(*t);
-        auto report = direct.open(true);
-        direct.close();
-        EXPECT_FALSE(report.undone_apply.empty());
-        EXPECT_EQ(tree_root(target), old_root);
-        EXPECT_EQ(leftovers(target), "");
-        expect_push_completes();
-        return;
+    ASSERT_TRUE(crash_with_new_placed()) << "no crash point left new/deeper/n.html placed";
+    write_file(target / "new/deeper/n.html", "<html>edited by hand mid-apply</html>");
+    auto t = transport::make_local_transport(target);
+    try {
+        sync::DirectTarget(*t).open(true);
+        FAIL() << "recovered around a hand edit";
+    } catch (const sync::BlockedError& e) {
+        std::string m = e.what();
+        EXPECT_TRUE(contains(m, "'new/deeper/n.html'")) << m;
+        EXPECT_TRUE(contains(m, "move it aside")) << m;
+        EXPECT_TRUE(contains(m, "exmsync recover " + target.string())) << m;
+        EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 0) << m;
     }
-    FAIL() << "no crash point left new/deeper/n.html placed";
+    EXPECT_TRUE(fs::exists(target / ".exmsync/lock"));
+    // The next push meets the same block, and says the same.
+    auto blocked = push_one(src, target);
+    EXPECT_EQ(blocked.error_code, "blocked") << blocked.error;
+    EXPECT_TRUE(contains(blocked.error, "move it aside")) << blocked.error;
+    // The advice: move it aside, run recover.
+    fs::rename(target / "new/deeper/n.html", dir / "aside.html");
+    sync::DirectTarget direct(*t);
+    auto report = direct.open(true);
+    direct.close();
+    EXPECT_FALSE(report.undone_apply.empty());
+    EXPECT_EQ(tree_root(target), old_root);
+    EXPECT_EQ(leftovers(target), "");
+    expect_push_completes();
 }
 
 // A new folder moved into place whole, then a file someone put in it, and
@@ -415,41 +419,29 @@ TEST_F(Failure, NeitherDirectionPossibleStaysLockedWithAdviceThatWorks) {
 // that file away with it, so the undo stops naming it, the file stays, and
 // once it is moved aside recover takes the folder back.
 TEST_F(Failure, UndoOfANewFolderMovedWholeKeepsAFileAddedInIt) {
-    std::uint64_t total = count_push_operations(src, target);
-    TempDir pristine;
-    copy_tree(target, pristine / "t");
-    for (std::uint64_t n = total; n > 0; --n) {
-        fs::remove_all(target);
-        copy_tree(pristine / "t", target);
-        crash_push_at(src, target, n);
-        if (!fs::exists(target / ".exmsync/journal") || !fs::exists(target / "new/deeper/n.html") ||
-            !recording_pending(target))
-            continue;
-        // The direction is back, as after a refusal later in the commit.
-        for (fs::directory_iterator it(target / ".exmsync/staging"), end; it != end; ++it)
-            if (fs::exists(it->path() / "undo")) fs::rename(it->path() / "undo", target / ".exmsync/undo");
-        ASSERT_TRUE(fs::exists(target / ".exmsync/undo"));
-        write_file(target / "new/deeper/someone-else.html", "<html>not the apply's</html>");
-        auto t = transport::make_local_transport(target);
-        try {
-            sync::DirectTarget(*t).open(true);
-            FAIL() << "undid a new folder holding a file the apply did not put there";
-        } catch (const sync::BlockedError& e) {
-            std::string m = e.what();
-            EXPECT_TRUE(contains(m, "'new/deeper/someone-else.html'")) << m;
-            EXPECT_TRUE(contains(m, "move it aside")) << m;
-        }
-        EXPECT_EQ(read_file(target / "new/deeper/someone-else.html"), "<html>not the apply's</html>");
-        fs::rename(target / "new/deeper/someone-else.html", dir / "aside.html");
-        auto again = transport::make_local_transport(target);
-        sync::DirectTarget direct(*again);
-        direct.open(true);
-        direct.close();
-        expect_old_and_clean("undone after the file was moved aside");
-        expect_push_completes();
-        return;
+    ASSERT_TRUE(crash_with_new_placed()) << "no crash point left new/deeper/n.html placed";
+    // The direction is back, as after a refusal later in the commit.
+    for (fs::directory_iterator it(target / ".exmsync/staging"), end; it != end; ++it)
+        if (fs::exists(it->path() / "undo")) fs::rename(it->path() / "undo", target / ".exmsync/undo");
+    ASSERT_TRUE(fs::exists(target / ".exmsync/undo"));
+    write_file(target / "new/deeper/someone-else.html", "<html>not the apply's</html>");
+    auto t = transport::make_local_transport(target);
+    try {
+        sync::DirectTarget(*t).open(true);
+        FAIL() << "undid a new folder holding a file the apply did not put there";
+    } catch (const sync::BlockedError& e) {
+        std::string m = e.what();
+        EXPECT_TRUE(contains(m, "'new/deeper/someone-else.html'")) << m;
+        EXPECT_TRUE(contains(m, "move it aside")) << m;
     }
-    FAIL() << "no crash point left new/deeper/n.html placed";
+    EXPECT_EQ(read_file(target / "new/deeper/someone-else.html"), "<html>not the apply's</html>");
+    fs::rename(target / "new/deeper/someone-else.html", dir / "aside.html");
+    auto again = transport::make_local_transport(target);
+    sync::DirectTarget direct(*again);
+    direct.open(true);
+    direct.close();
+    expect_old_and_clean("undone after the file was moved aside");
+    expect_push_completes();
 }
 
 // ---- durability: state files cut by a power cut -----------------------------
