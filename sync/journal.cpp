@@ -110,8 +110,9 @@ std::string staged_in_tree(const std::string& apply_id, std::uint64_t ordinal, c
 
 // ---- the file ----
 
-JournalWriter::JournalWriter(const boost::filesystem::path& file, const std::string& apply_id) : out_(file) {
-    out_.add(std::string(kMagic) + "\t2\t" + apply_id);
+JournalWriter::JournalWriter(const boost::filesystem::path& file, const std::string& apply_id, bool trees)
+    : out_(file) {
+    out_.add(std::string(kMagic) + (trees ? "\t2\t" : "\t1\t") + apply_id);
 }
 
 void JournalWriter::add(const Step& step) {
@@ -242,6 +243,13 @@ void Commit::flush() {
         if (auto st = t.stat(folder); st && st->kind == transport::Kind::Directory) t.flush_dir(folder);
 }
 
+// A step found done when resuming may not be durable yet (the crash came
+// before its folders were flushed): its folders are flushed like a step run now.
+void Commit::done(const std::string& from, const std::string& to) {
+    touched(from);
+    touched(to);
+}
+
 void Commit::touched(const std::string& path) {
     if (many_folders_) return;
     folders_.insert(std::string(manifest::parent_of(path)));
@@ -295,10 +303,10 @@ void Commit::forward(const Step& s, bool resuming) {
                             throw StepFailed(s.path, "its backup " + show(to) + " holds other content");
                         // A link + unlink rename cut short leaves both names.
                         if (t.capabilities().rename_may_leave_both && holds(s.path, s.content)) t.remove(s.path);
-                        return;
+                        return done(s.path, to);
                     }
                     if (!state_.exists(s.path)) {
-                        if (!s.other.empty() && holds(s.other, s.content)) return;  // renamed on already
+                        if (!s.other.empty() && holds(s.other, s.content)) return done(s.path, to);  // renamed on already
                         throw StepFailed(s.path, "it is missing and was not moved to the backup");
                     }
                 }
@@ -307,7 +315,7 @@ void Commit::forward(const Step& s, bool resuming) {
             case Kind::Rmdir: {
                 if (resuming) {
                     auto st = t.stat(s.path);
-                    if (!st || st->kind != transport::Kind::Directory) return;
+                    if (!st || st->kind != transport::Kind::Directory) return touched(s.path);
                 }
                 t.remove(s.path);
                 return touched(s.path);
@@ -315,7 +323,7 @@ void Commit::forward(const Step& s, bool resuming) {
             case Kind::Mkdir: {
                 if (resuming) {
                     auto st = t.stat(s.path);
-                    if (st && st->kind == transport::Kind::Directory) return;
+                    if (st && st->kind == transport::Kind::Directory) return touched(s.path);
                     if (st) throw StepFailed(s.path, "something other than a folder is in its place");
                 }
                 t.mkdir(s.path);
@@ -329,14 +337,14 @@ void Commit::forward(const Step& s, bool resuming) {
                         if (!holds(s.path, s.content))
                             throw StepFailed(s.path, "its new content is neither staged nor in place");
                         if (s.kind == Kind::Move) t.set_mtime(s.path, s.mtime_ns);
-                        return;
+                        return done(from, s.path);
                     }
                     if (state_.exists(s.path)) {
                         // A link + unlink rename cut short leaves both names.
                         if (!t.capabilities().rename_may_leave_both || !holds(s.path, s.content))
                             throw StepFailed(s.path, "something was put in its place during the apply");
                         t.remove(from);
-                        return;
+                        return done(from, s.path);
                     }
                 }
                 rename(from, s.path, s.path);
@@ -438,7 +446,7 @@ void Commit::forward_tree(const Step& tree, const boost::filesystem::path& items
                     if (!holds(item.path, item.content))
                         throw StepFailed(item.path, "its new content is neither staged nor in place");
                 }
-                return;
+                return done(from, tree.path);
             }
             if (st) throw StepFailed(tree.path, "something was put in its place during the apply");
         }

@@ -25,8 +25,9 @@
 // its source is still there, so a file someone else put in the way stops the
 // commit instead of being taken for ours.
 //
-// File format: "exmsync-journal TAB 2 TAB <apply id>" (version 1, without
-// tree steps, is read too), one step per line
+// File format: "exmsync-journal TAB <version> TAB <apply id>" (2 when it
+// has tree steps, else 1, which an exmsync from before trees reads), one
+// step per line
 // (tab-separated, paths escaped), "end TAB <steps>". A journal without its
 // last line was cut before it was flushed: its commit never began.
 #pragma once
@@ -75,7 +76,9 @@ std::string staged_in_tree(const std::string& apply_id, std::uint64_t ordinal, c
 // Writes a journal to a local file.
 class JournalWriter {
 public:
-    JournalWriter(const boost::filesystem::path& file, const std::string& apply_id);
+    // Version 2 only with tree steps, so that an exmsync from before them
+    // can still finish every other commit.
+    JournalWriter(const boost::filesystem::path& file, const std::string& apply_id, bool trees);
     void add(const Step& step);
     void close();
     std::uint64_t steps() const { return steps_; }
@@ -144,6 +147,7 @@ private:
     bool holds(const std::string& path, const Expect& want);
     void rename(const std::string& from, const std::string& to, const std::string& step_path);
     void touched(const std::string& path);
+    void done(const std::string& from, const std::string& to);
 
     StateFolder& state_;
     const Journal& journal_;

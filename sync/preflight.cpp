@@ -170,7 +170,10 @@ private:
         if (t.tree) {
             // Staged whole: one step moves the folder, and an in line says
             // each thing it holds.
-            if (t.is_tree_root()) add(places_, {Step::Kind::Tree, t.path, {EntryType::Directory, 0, {}}, 0, t.tree, {}});
+            if (t.is_tree_root()) {
+                ++trees_;
+                add(places_, {Step::Kind::Tree, t.path, {EntryType::Directory, 0, {}}, 0, t.tree, {}});
+            }
             else if (t.make == Touch::Make::Folder) add(places_, {Step::Kind::In, t.path, {EntryType::Directory, 0, {}}, 0, 0, {}});
             else add(places_, {Step::Kind::In, t.path, {EntryType::File, t.size, t.hash}, t.mtime_ns, 0, {}});
             return;
@@ -195,7 +198,7 @@ private:
 
     void write_journal() {
         for (auto* list : {&backups_, &mkdirs_, &places_, &configs_, &unrmdirs_}) list->close();
-        JournalWriter journal(journal_file_, apply_id_);
+        JournalWriter journal(journal_file_, apply_id_, trees_ != 0);
         auto copy = [&](const manifest::TempFile& file) {
             manifest::LineReader in(file.path());
             std::string line;
@@ -234,6 +237,7 @@ private:
     std::vector<std::string> problems_;
     std::uint64_t journal_bytes_ = 0;
     std::uint64_t mkdir_steps_ = 0;
+    std::uint64_t trees_ = 0;
 
     manifest::TempFile backups_file_, mkdirs_file_, places_file_, configs_file_, unrmdirs_file_;
     manifest::LineWriter backups_{backups_file_.path()}, mkdirs_{mkdirs_file_.path()}, places_{places_file_.path()},

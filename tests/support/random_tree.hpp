@@ -57,6 +57,7 @@ public:
         // New folders the commit makes one by one: one holding a config
         // file, one a file renamed into it ("new" above moves whole).
         write_file(root / "App_Config/Include/New/Sitecore.New.config", "<configuration>" + content() + "</configuration>");
+        fs::create_directories(root / "new-empty" / "inner");  // moves whole, empty
         if (i < files.size() && fs::exists(files[i])) {
             fs::create_directories(root / "moved-into");
             fs::rename(files[i++], root / "moved-into" / "m.html");

@@ -66,6 +66,7 @@ TEST(CommitOrder, NewFoldersMoveIntoPlaceWhole) {
     write_file(dir / "src/Imported/Campaign/images/logo.png", "png");
     write_file(dir / "src/old/moved.html", "moved");
     write_file(dir / "src/keep.html", "k");
+    fs::create_directories(dir / "src/empty/inner");
     fs::create_directories(dir / "t");
     RecordingTransport* recorded = nullptr;
     std::unique_ptr<transport::Transport> keep;
@@ -74,7 +75,7 @@ TEST(CommitOrder, NewFoldersMoveIntoPlaceWhole) {
     std::vector<std::string> into_place;
     for (const auto& to : recorded->renames)
         if (to.rfind(".exmsync", 0) != 0) into_place.push_back(to);
-    EXPECT_EQ(into_place, (std::vector<std::string>{"Imported", "keep.html", "old"}));
+    EXPECT_EQ(into_place, (std::vector<std::string>{"Imported", "empty", "keep.html", "old"}));
 
     // Then: a new folder beside a renamed file and a new config.
     fs::create_directories(dir / "src/renamed-into");
