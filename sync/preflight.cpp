@@ -173,9 +173,11 @@ private:
             if (t.is_tree_root()) {
                 ++trees_;
                 add(places_, {Step::Kind::Tree, t.path, {EntryType::Directory, 0, {}}, 0, t.tree, {}});
+            } else if (t.make == Touch::Make::Folder) {
+                add(places_, {Step::Kind::In, t.path, {EntryType::Directory, 0, {}}, 0, 0, {}});
+            } else {
+                add(places_, {Step::Kind::In, t.path, {EntryType::File, t.size, t.hash}, t.mtime_ns, 0, {}});
             }
-            else if (t.make == Touch::Make::Folder) add(places_, {Step::Kind::In, t.path, {EntryType::Directory, 0, {}}, 0, 0, {}});
-            else add(places_, {Step::Kind::In, t.path, {EntryType::File, t.size, t.hash}, t.mtime_ns, 0, {}});
             return;
         }
         if (t.make == Touch::Make::Folder) {
