@@ -185,17 +185,25 @@ void Commit::resume() {
 }
 
 void Commit::steps(std::initializer_list<Kind> kinds, bool undoing, bool resuming) {
-    // A tree's in lines follow it: they are gathered in a local file (a tree
-    // may hold any number of entries), and the tree runs once they end.
+    // A tree's in lines follow it: resume and undo gather them in a local
+    // file (a tree may hold any number of entries), and the tree runs once
+    // they end. A first run moves the folder without looking: it keeps none.
+    const bool keep_items = undoing || resuming;
     std::optional<Step> tree;
     std::unique_ptr<manifest::TempFile> items;
     std::unique_ptr<manifest::LineWriter> writer;
     auto run_tree = [&] {
         if (!tree) return;
-        writer->close();
-        if (undoing) backward_tree(*tree, items->path());
-        else forward_tree(*tree, items->path(), resuming);
+        boost::filesystem::path kept;
+        if (writer) {
+            writer->close();
+            kept = items->path();
+        }
+        if (undoing) backward_tree(*tree, kept);
+        else forward_tree(*tree, kept, resuming);
         tree.reset();
+        writer.reset();
+        items.reset();
     };
     manifest::LineReader in(journal_.file());
     std::string line;
@@ -209,15 +217,17 @@ void Commit::steps(std::initializer_list<Kind> kinds, bool undoing, bool resumin
                     throw Error("journal of " + journal_.apply_id() + ": an in line without its tree; it is damaged");
                 continue;
             }
-            if (undoing || resuming) writer->add(line);  // a first run moves the folder without looking
+            if (writer) writer->add(line);
             continue;
         }
         run_tree();
         if (std::find(kinds.begin(), kinds.end(), s.kind) == kinds.end()) continue;
         if (s.kind == Kind::Tree) {
             tree = s;
-            items = std::make_unique<manifest::TempFile>();
-            writer = std::make_unique<manifest::LineWriter>(items->path());
+            if (keep_items) {
+                items = std::make_unique<manifest::TempFile>();
+                writer = std::make_unique<manifest::LineWriter>(items->path());
+            }
             continue;
         }
         if (undoing) backward(s);
