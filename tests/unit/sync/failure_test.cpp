@@ -7,6 +7,8 @@
 // the machine cannot provide the fault the test says so and skips; the crash
 // suite's fault-injecting transport covers the same steps everywhere.
 #include <gtest/gtest.h>
+
+#include <functional>
 #include <sys/wait.h>
 
 #include "support/fault_fs.hpp"
@@ -105,10 +107,24 @@ protected:
         ASSERT_TRUE(mount.remount("nr_inodes=" + std::to_string(mount.used_inodes() + 20)));
     }
 
-    // Leaves the target as the last crash point (counting back from the end
-    // of a push) that has new/deeper/n.html placed and the commit journaled
-    // but not yet recorded; false when none does.
+    // Leaves the target as the last crash point of a push (counting back
+    // from its end) where `state` holds; false when there is none.
+    bool crash_where(const std::function<bool()>& state);
+    // ... where new/deeper/n.html is placed and the commit journaled but not
+    // yet recorded.
     bool crash_with_new_placed();
+
+    // What recover says when it cannot go either way (BlockedError), or ""
+    // with a failure when it recovered.
+    std::string recovery_blocked(transport::Transport& t) {
+        try {
+            sync::DirectTarget(t).open(true);
+        } catch (const sync::BlockedError& e) {
+            return e.what();
+        }
+        ADD_FAILURE() << "recovered though neither direction should be possible";
+        return "";
+    }
 
     void expect_push_completes() {
         auto r = push_one(src, target);
@@ -334,7 +350,7 @@ std::uint64_t count_push_operations(const fs::path& src, const fs::path& target)
 
 }  // namespace
 
-bool Failure::crash_with_new_placed() {
+bool Failure::crash_where(const std::function<bool()>& state) {
     std::uint64_t total = count_push_operations(src, target);
     TempDir pristine;
     copy_tree(target, pristine / "t");
@@ -342,12 +358,17 @@ bool Failure::crash_with_new_placed() {
         fs::remove_all(target);
         copy_tree(pristine / "t", target);
         crash_push_at(src, target, n);
-        // Placed, and the commit not yet recorded (a recorded one is complete).
-        if (fs::exists(target / ".exmsync/journal") && fs::exists(target / "new/deeper/n.html") &&
-            recording_pending(target))
-            return true;
+        if (state()) return true;
     }
     return false;
+}
+
+bool Failure::crash_with_new_placed() {
+    // Placed, and the commit not yet recorded (a recorded one is complete).
+    return crash_where([&] {
+        return fs::exists(target / ".exmsync/journal") && fs::exists(target / "new/deeper/n.html") &&
+               recording_pending(target);
+    });
 }
 
 // A crash before keep/added.html was moved into place; someone then puts
@@ -356,28 +377,20 @@ bool Failure::crash_with_new_placed() {
 TEST_F(Failure, RecoverDoesNotCountForeignContentAsDone) {
     write_file(src / "keep/added.html", "<html>added</html>");
     new_root = tree_root(src);
-    std::uint64_t total = count_push_operations(src, target);
-    TempDir pristine;
-    copy_tree(target, pristine / "t");
-    for (std::uint64_t n = total; n > 0; --n) {
-        fs::remove_all(target);
-        copy_tree(pristine / "t", target);
-        crash_push_at(src, target, n);
-        if (!fs::exists(target / ".exmsync/journal") || fs::exists(target / "keep/added.html")) continue;
-        write_file(target / "keep/added.html", "<html>someone else's</html>");
-        auto t = transport::make_local_transport(target);
-        sync::DirectTarget direct(*t);
-        auto report = direct.open(true);
-        direct.close();
-        EXPECT_TRUE(report.finished_apply.empty()) << "crash at " << n;
-        EXPECT_FALSE(report.undone_apply.empty()) << "crash at " << n;
-        EXPECT_EQ(read_file(target / "keep/added.html"), "<html>someone else's</html>");
-        EXPECT_EQ(leftovers(target), "");
-        fs::remove(target / "keep/added.html");
-        EXPECT_EQ(tree_root(target), old_root) << "crash at " << n;
-        return;
-    }
-    FAIL() << "no crash point left keep/added.html unplaced";
+    ASSERT_TRUE(crash_where([&] {
+        return fs::exists(target / ".exmsync/journal") && !fs::exists(target / "keep/added.html");
+    })) << "no crash point left keep/added.html unplaced";
+    write_file(target / "keep/added.html", "<html>someone else's</html>");
+    auto t = transport::make_local_transport(target);
+    sync::DirectTarget direct(*t);
+    auto report = direct.open(true);
+    direct.close();
+    EXPECT_TRUE(report.finished_apply.empty());
+    EXPECT_FALSE(report.undone_apply.empty());
+    EXPECT_EQ(read_file(target / "keep/added.html"), "<html>someone else's</html>");
+    EXPECT_EQ(leftovers(target), "");
+    fs::remove(target / "keep/added.html");
+    EXPECT_EQ(tree_root(target), old_root);
 }
 
 // A file the commit placed is changed by hand before a crash is recovered:
@@ -388,16 +401,11 @@ TEST_F(Failure, NeitherDirectionPossibleStaysLockedWithAdviceThatWorks) {
     ASSERT_TRUE(crash_with_new_placed()) << "no crash point left new/deeper/n.html placed";
     write_file(target / "new/deeper/n.html", "<html>edited by hand mid-apply</html>");
     auto t = transport::make_local_transport(target);
-    try {
-        sync::DirectTarget(*t).open(true);
-        FAIL() << "recovered around a hand edit";
-    } catch (const sync::BlockedError& e) {
-        std::string m = e.what();
-        EXPECT_TRUE(contains(m, "'new/deeper/n.html'")) << m;
-        EXPECT_TRUE(contains(m, "move it aside")) << m;
-        EXPECT_TRUE(contains(m, "exmsync recover " + target.string())) << m;
-        EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 0) << m;
-    }
+    std::string m = recovery_blocked(*t);
+    EXPECT_TRUE(contains(m, "'new/deeper/n.html'")) << m;
+    EXPECT_TRUE(contains(m, "move it aside")) << m;
+    EXPECT_TRUE(contains(m, "exmsync recover " + target.string())) << m;
+    EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 0) << m;
     EXPECT_TRUE(fs::exists(target / ".exmsync/lock"));
     // The next push meets the same block, and says the same.
     auto blocked = push_one(src, target);
@@ -426,14 +434,9 @@ TEST_F(Failure, UndoOfANewFolderMovedWholeKeepsAFileAddedInIt) {
     ASSERT_TRUE(fs::exists(target / ".exmsync/undo"));
     write_file(target / "new/deeper/someone-else.html", "<html>not the apply's</html>");
     auto t = transport::make_local_transport(target);
-    try {
-        sync::DirectTarget(*t).open(true);
-        FAIL() << "undid a new folder holding a file the apply did not put there";
-    } catch (const sync::BlockedError& e) {
-        std::string m = e.what();
-        EXPECT_TRUE(contains(m, "'new/deeper/someone-else.html'")) << m;
-        EXPECT_TRUE(contains(m, "move it aside")) << m;
-    }
+    std::string m = recovery_blocked(*t);
+    EXPECT_TRUE(contains(m, "'new/deeper/someone-else.html'")) << m;
+    EXPECT_TRUE(contains(m, "move it aside")) << m;
     EXPECT_EQ(read_file(target / "new/deeper/someone-else.html"), "<html>not the apply's</html>");
     fs::rename(target / "new/deeper/someone-else.html", dir / "aside.html");
     auto again = transport::make_local_transport(target);
