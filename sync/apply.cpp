@@ -298,12 +298,16 @@ ApplyReport DirectTarget::apply_archive(const std::string& file, const ApplyOpti
 std::vector<HistoryEntry> DirectTarget::history() {
     History history(state_);
     auto current = history.current();
+    auto records = history.records();
+    std::vector<std::string> ids;
+    for (const auto& r : records) ids.push_back(r.apply_id);
+    auto possible = history.rollbacks_possible(ids);
     std::vector<HistoryEntry> entries;
-    for (auto& r : history.records()) {
+    for (std::size_t i = 0; i < records.size(); ++i) {
         HistoryEntry e;
-        e.current = current && current->apply_id == r.apply_id;
-        e.rollback_possible = history.can_roll_back_to(r.apply_id);
-        e.record = std::move(r);
+        e.current = current && current->apply_id == records[i].apply_id;
+        e.rollback_possible = possible[i];
+        e.record = std::move(records[i]);
         entries.push_back(std::move(e));
     }
     return entries;

@@ -1,6 +1,7 @@
 #include "sync/history.hpp"
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -47,11 +48,8 @@ HistoryRecord decode_record(const std::string& text, const std::string& where) {
 
 std::vector<HistoryRecord> History::records() {
     std::vector<HistoryRecord> out;
-    if (!state_.exists(layout::kHistory)) return out;
-    // Names start with a zero-padded sequence, and list() sorts by name.
-    for (const auto& child : state_.transport().list(layout::kHistory)) {
-        if (!is_record_name(child.name)) continue;
-        std::string path = layout::kHistory + "/" + child.name;
+    for (const auto& id : contents().applies) {
+        const std::string path = layout::record(id);
         out.push_back(decode_record(state_.read_small(path), state_.describe() + "/" + path));
     }
     return out;
@@ -110,32 +108,70 @@ void History::write_current(const Current& current) {
     state_.replace(layout::kCurrent, current.apply_id + "\t" + current.root.hex() + "\n");
 }
 
+History::Contents History::contents() {
+    Contents c;
+    auto& t = state_.transport();
+    if (state_.exists(layout::kHistory))
+        for (const auto& child : t.list(layout::kHistory)) {
+            c.files.insert(child.name);
+            if (is_record_name(child.name)) c.applies.push_back(child.name.substr(0, child.name.size() - 5));
+        }
+    // By sequence: past 999999 the ids grow a digit and name order breaks.
+    std::stable_sort(c.applies.begin(), c.applies.end(), [](const std::string& a, const std::string& b) {
+        return std::strtoull(a.c_str(), nullptr, 10) < std::strtoull(b.c_str(), nullptr, 10);
+    });
+    if (state_.exists(layout::kBackup))
+        for (const auto& child : t.list(layout::kBackup)) c.backups.insert(child.name);
+    return c;
+}
+
 bool History::can_roll_back_to(const std::string& apply_id) {
-    if (!state_.exists(layout::history_file(apply_id, "manifest"))) return false;
-    bool later = false;
-    for (const auto& r : records()) {
-        if (later && r.apply_id != kInitialApply && !state_.exists(layout::backup(r.apply_id))) return false;
-        later = later || r.apply_id == apply_id;
+    auto c = contents();
+    auto possible = rollbacks_possible(c, c.applies);
+    for (std::size_t i = 0; i < c.applies.size(); ++i)
+        if (c.applies[i] == apply_id) return possible[i];
+    return false;
+}
+
+std::vector<bool> History::rollbacks_possible(const std::vector<std::string>& ids) {
+    return rollbacks_possible(contents(), ids);
+}
+
+std::vector<bool> History::rollbacks_possible(const Contents& c, const std::vector<std::string>& ids) {
+    std::vector<bool> out(ids.size(), false);
+    // From the newest back: a rollback to an apply undoes every later one,
+    // so it needs each later apply's backup, and its own manifest.
+    bool later_backups = true;
+    for (std::size_t i = ids.size(); i-- > 0;) {
+        const std::string& id = ids[i];
+        out[i] = later_backups && c.files.count(id + ".manifest") > 0;
+        if (id != kInitialApply && c.backups.count(id) == 0) later_backups = false;
     }
-    return later;
+    return out;
 }
 
 void History::prune(unsigned keep) {
-    auto all = records();
+    // Only what is there is removed, from one listing of each folder: every
+    // apply prunes what the one before it kept, so this costs the same
+    // however long the history has grown.
+    auto c = contents();
     std::vector<std::size_t> with_backup;
-    for (std::size_t i = 0; i < all.size(); ++i)
-        if (all[i].apply_id != kInitialApply) with_backup.push_back(i);
+    for (std::size_t i = 0; i < c.applies.size(); ++i)
+        if (c.applies[i] != kInitialApply) with_backup.push_back(i);
     if (with_backup.size() <= keep) return;
     std::size_t cut = with_backup[with_backup.size() - keep - 1];  // the newest apply losing its backup
+    auto remove = [&](const std::string& id, const char* ext) {
+        if (c.files.count(id + "." + ext)) state_.remove_tree(layout::history_file(id, ext));
+    };
     for (std::size_t i = 0; i <= cut; ++i) {
-        const std::string& id = all[i].apply_id;
-        if (i < cut) state_.remove_tree(layout::history_file(id, "manifest"));
+        const std::string& id = c.applies[i];
+        if (i < cut) remove(id, "manifest");
         if (id == kInitialApply) continue;
         // Without its backup, an apply's operations and drift list serve no
         // rollback; its record stays, for the listing.
-        state_.remove_tree(layout::backup(id));
-        state_.remove_tree(layout::history_file(id, "ops"));
-        state_.remove_tree(layout::history_file(id, "drift"));
+        if (c.backups.count(id)) state_.remove_tree(layout::backup(id));
+        remove(id, "ops");
+        remove(id, "drift");
     }
     // The record before `cut` needed cut's backup; cut's own state is still
     // reachable from the backups after it.

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,12 +57,24 @@ public:
 
     // Whether the backups a rollback to `apply_id` needs are all still there.
     bool can_roll_back_to(const std::string& apply_id);
+    // The same for every apply of `ids` (oldest first), from one listing of
+    // the history folder and one of the backups.
+    std::vector<bool> rollbacks_possible(const std::vector<std::string>& ids);
     // Keeps the backups of the last `keep` applies; a record whose rollback
     // would need a pruned backup loses its manifest, so history shows it as
     // pruned rather than offering what cannot be done.
     void prune(unsigned keep);
 
 private:
+    // What the history and backup folders hold: the ids of the records,
+    // oldest first, and the names in each folder.
+    struct Contents {
+        std::vector<std::string> applies;
+        std::set<std::string> files, backups;
+    };
+    Contents contents();
+    static std::vector<bool> rollbacks_possible(const Contents& contents, const std::vector<std::string>& ids);
+
     StateFolder& state_;
 };
 

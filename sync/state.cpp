@@ -72,10 +72,13 @@ void StateFolder::copy_out(const std::string& path, const boost::filesystem::pat
 }
 
 void StateFolder::remove_tree(const std::string& path) {
-    auto st = t_.stat(path);
-    if (!st) return;
-    if (st->kind == transport::Kind::Directory)
-        for (const auto& child : t_.list(path)) remove_tree(path + "/" + child.name);
+    if (auto st = t_.stat(path)) remove_tree(path, st->kind);
+}
+
+void StateFolder::remove_tree(const std::string& path, transport::Kind kind) {
+    // The listing says what each child is: no stat per file.
+    if (kind == transport::Kind::Directory)
+        for (const auto& child : t_.list(path)) remove_tree(path + "/" + child.name, child.stat.kind);
     t_.remove(path);
 }
 

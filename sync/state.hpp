@@ -74,6 +74,8 @@ public:
     void move_if_present(const std::string& from, const std::string& to);
 
 private:
+    void remove_tree(const std::string& path, transport::Kind kind);
+
     transport::Transport& t_;
 };
 

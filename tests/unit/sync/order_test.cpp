@@ -20,7 +20,16 @@ public:
         renames.push_back(to);
         FaultyTransport::rename(from, to);
     }
+    std::optional<transport::Stat> stat(const std::string& path) override {
+        ++reads;
+        return FaultyTransport::stat(path);
+    }
+    std::vector<transport::DirEntry> list(const std::string& dir) override {
+        ++reads;
+        return FaultyTransport::list(dir);
+    }
     std::vector<std::string> renames;
+    std::uint64_t reads = 0;
 };
 
 sync::TargetResult push_recorded(const fs::path& source, const fs::path& target, RecordingTransport*& out,
@@ -112,4 +121,37 @@ TEST(Symlinks, SourceLinksAreNotPushedAndTargetLinksAreReplacedNotFollowed) {
     EXPECT_EQ(read_file(outside / "sentinel.html"), "do not touch");
     EXPECT_FALSE(fs::exists(outside / "inside.html"));
     EXPECT_EQ(std::distance(fs::directory_iterator(outside.path()), fs::directory_iterator()), 1);
+}
+
+// Every apply prunes the backups past the last five. It looks only at what
+// is there: a history ten times longer costs the apply no more requests
+// (over SMB each is a round trip, and they used to grow with every apply).
+TEST(CommitOrder, PruningCostsTheSameHoweverLongTheHistory) {
+    TempDir dir;
+    write_file(dir / "src/Imported/a/b/c/t.html", "0");
+    fs::create_directories(dir / "t");
+    std::vector<std::uint64_t> reads;
+    for (int i = 1; i <= 30; ++i) {
+        write_file(dir / "src/Imported/a/b/c/t.html", std::to_string(i));
+        RecordingTransport* recorded = nullptr;
+        std::unique_ptr<transport::Transport> keep;
+        auto r = push_recorded(dir / "src", dir / "t", recorded, keep);
+        std::unique_ptr<RecordingTransport> owner(recorded);
+        ASSERT_TRUE(r.ok) << r.error;
+        reads.push_back(recorded->reads);
+    }
+    EXPECT_EQ(reads[9], reads[29]);
+    std::size_t backups = 0;
+    for (fs::directory_iterator it(dir / "t/.exmsync/backup"), end; it != end; ++it) ++backups;
+    EXPECT_EQ(backups, 5u);
+    std::size_t ops = 0, manifests = 0, records = 0;
+    for (fs::directory_iterator it(dir / "t/.exmsync/history"), end; it != end; ++it) {
+        auto ext = it->path().extension();
+        ops += ext == ".ops";
+        manifests += ext == ".manifest";
+        records += ext == ".json";
+    }
+    EXPECT_EQ(records, 31u);  // 000000 and every apply
+    EXPECT_EQ(ops, 5u);
+    EXPECT_EQ(manifests, 6u);  // the last five, and the one before them, whose state their backups restore
 }
