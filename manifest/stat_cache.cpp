@@ -93,6 +93,15 @@ std::optional<Hash128> StatCacheReader::lookup(const std::string& path, const Fi
     return hash_;
 }
 
+bool StatCacheReader::next(std::string& path, FileStat& stat, Hash128& hash) {
+    if (ended_) return false;
+    path = path_;
+    stat = stat_;
+    hash = hash_;
+    advance();
+    return true;
+}
+
 StatCacheWriter::StatCacheWriter(const boost::filesystem::path& file)
     : file_(file), temp_(file.string() + boost::filesystem::unique_path(".%%%%%%%%.tmp").string()) {
     out_.open(platform::stream_path(temp_.string()), std::ios::binary | std::ios::trunc);

@@ -42,6 +42,9 @@ public:
     // The cached hash of `path`, if its stat matches. Paths must be asked in
     // manifest order. Throws Error (with line number) on a corrupt cache.
     std::optional<Hash128> lookup(const std::string& path, const FileStat& stat);
+    // The next record, in order, for copying a cache into a new one (not
+    // mixed with lookup()); false at the end.
+    bool next(std::string& path, FileStat& stat, Hash128& hash);
     // Lets go of the file, so that a new cache can replace it: Windows
     // refuses to replace a file that is open.
     void close();

@@ -9,6 +9,7 @@
 
 #include "manifest/escape.hpp"
 #include "manifest/format.hpp"
+#include "manifest/stat_cache.hpp"
 #include "sync/archive.hpp"
 #include "sync/drift.hpp"
 #include "sync/journal.hpp"
@@ -16,6 +17,7 @@
 #include "platform/process.hpp"
 #include "sync/rollback.hpp"
 #include "sync/stager.hpp"
+#include "sync/touches.hpp"
 #include "sync/transport_tree.hpp"
 
 namespace exmsync::sync {
@@ -91,6 +93,64 @@ void finalize(StateFolder& state, const std::string& apply_id, unsigned keep_bac
     } catch (const std::exception& e) {
         log::warn("{}: could not prune old backups ({}); the next apply tries again", state.describe(), e.what());
     }
+}
+
+// A new stat cache in place of the old one. A cache is never relied on
+// beyond its key, so it is replaced without a flush.
+void replace_stat_cache(StateFolder& state, const boost::filesystem::path& local) {
+    auto& t = state.transport();
+    const std::string fresh = layout::kStatCache + ".new";
+    if (state.exists(fresh)) t.remove(fresh);
+    state.copy_in(local, fresh, transport::Flush::Deferred);
+    if (state.exists(layout::kStatCache)) t.remove(layout::kStatCache);
+    t.rename(fresh, layout::kStatCache);
+}
+
+// Over a backend without file identity (SMB, SFTP) the stat cache keys a
+// file by size and mtime alone, and an apply knows both for every file it
+// wrote: it set the mtime itself, which the backend keeps to its
+// resolution. Recording them spares the next scan reading those files back
+// over the network to hash them, and lets the next no-op push be checked
+// without the lock. The rest of the cache is the locked scan's, kept but
+// for the paths the apply touched.
+void record_written(StateFolder& state, const boost::filesystem::path& touches, std::int64_t resolution_ns) {
+    manifest::TempFile old_cache, fresh;
+    if (state.exists(layout::kStatCache)) state.copy_out(layout::kStatCache, old_cache.path());
+    manifest::StatCacheReader cached(old_cache.path());
+    manifest::StatCacheWriter out(fresh.path());
+    const std::int64_t now = manifest::now_ns();
+    const std::int64_t step = std::max<std::int64_t>(1, resolution_ns);
+    TouchReader touched(touches);
+    Touch touch;
+    bool more_touches = touched.next(touch);
+    std::string path;
+    manifest::FileStat st;
+    manifest::Hash128 hash;
+    bool more_cached = cached.next(path, st, hash);
+    while (more_touches || more_cached) {
+        int order = !more_touches ? -1 : !more_cached ? 1 : manifest::compare_paths(path, touch.path);
+        if (order < 0) {
+            out.add(path, st, hash);
+            more_cached = cached.next(path, st, hash);
+            continue;
+        }
+        if (order == 0) more_cached = cached.next(path, st, hash);  // what it held before the apply
+        // Only content the apply wrote itself: a file renamed into place
+        // holds what was there, which a hand edit during the push could
+        // have changed under the hash the changeset expects.
+        if (touch.make == Touch::Make::Write) {
+            manifest::FileStat written;
+            written.kind = manifest::FileKind::File;
+            written.size = touch.size;
+            written.mtime_ns = touch.mtime_ns - ((touch.mtime_ns % step) + step) % step;
+            // Racily clean (a source file edited within the window) is left
+            // for the next scan to hash, as a scan would leave it.
+            if (manifest::is_cacheable(written, now)) out.add(touch.path, written, touch.hash);
+        }
+        more_touches = touched.next(touch);
+    }
+    out.commit();
+    replace_stat_cache(state, fresh.path());
 }
 
 // ---- step 7: commit, and undo when the target refuses ----
@@ -262,11 +322,13 @@ std::optional<TargetScan> DirectTarget::peek_if_settled(const manifest::Hash128&
 
 std::optional<manifest::Hash128> DirectTarget::settled_root() {
     if (state_.exists(layout::kLock) || state_.exists(layout::kJournal)) return std::nullopt;
-    // The stat cache must come from a scan after the last apply: the files
-    // that apply wrote are not in an older one, and a peek would hash them
-    // only for the locked scan to hash them again.
+    // The stat cache must be written after the last apply (by a scan, or by
+    // the apply itself): the files that apply wrote are not in an older one,
+    // and a peek would hash them only for the locked scan to hash them
+    // again. The same mtime passes: SFTP keeps whole seconds, and a cache
+    // that turns out older costs that time, never a wrong answer.
     auto cache = t_.stat(layout::kStatCache), recorded = t_.stat(layout::kCurrent);
-    if (!cache || !recorded || cache->mtime_ns <= recorded->mtime_ns) return std::nullopt;
+    if (!cache || !recorded || cache->mtime_ns < recorded->mtime_ns) return std::nullopt;
     auto current = History(state_).current_file();
     if (!current) return std::nullopt;
     return current->root;
@@ -373,12 +435,7 @@ manifest::ScanResult DirectTarget::scan(const FilterSpec& filter, const boost::f
     auto root = t_.local_path();
     auto tree = root ? manifest::local_tree(*root) : transport_tree(t_);
     auto result = manifest::scan_tree(*tree, scan, writer);
-    // A cache is never relied on, so it is replaced without a flush.
-    const std::string fresh = layout::kStatCache + ".new";
-    if (state_.exists(fresh)) t_.remove(fresh);
-    state_.copy_in(cache_out.path(), fresh, transport::Flush::Deferred);
-    if (state_.exists(layout::kStatCache)) t_.remove(layout::kStatCache);
-    t_.rename(fresh, layout::kStatCache);
+    replace_stat_cache(state_, cache_out.path());
     return result;
 }
 
@@ -469,6 +526,15 @@ ApplyReport DirectTarget::apply(const Changeset& cs, ContentFeed& content, const
                     "'exmsync recover " + t_.describe() + "' (or push again) to record it");
     }
     watch.lap("history");
+    if (const auto can = t_.capabilities(); !can.file_identity) {
+        try {
+            record_written(state_, touches.path(), can.mtime_resolution_ns);
+        } catch (const std::exception& e) {
+            log::warn("{}: could not record the files apply {} wrote in the stat cache ({}); the next scan reads "
+                      "them back to hash them", t_.describe(), apply_id, e.what());
+        }
+        watch.lap("stat cache");
+    }
     log::debug("{}: {}", t_.describe(), watch.text());
     report.apply_id = apply_id;
     return report;
