@@ -587,16 +587,23 @@ public:
         settle_staged();
         std::lock_guard guard(library_lock());
         located(path, "remove");
-        auto st = exact_stat(path);
-        if (!st) throw NotFound(where("remove", path) + "it does not exist");
+        // A name a fresh listing shows needs no stat first (as for rename):
+        // removing a tree, that is a round trip saved per entry.
+        std::optional<Kind> kind = listed_kind(path);
+        if (kind != Kind::File && kind != Kind::Directory) {
+            auto st = exact_stat(path);
+            if (!st) throw NotFound(where("remove", path) + "it does not exist");
+            kind = st->kind;
+        }
         changed();
         int rc = retry_busy_rc([&] {
-            return st->kind == Kind::Directory ? api().smbc_getFunctionRmdir(ctx_)(ctx_, url(path).c_str())
-                                               : api().smbc_getFunctionUnlink(ctx_)(ctx_, url(path).c_str());
+            return kind == Kind::Directory ? api().smbc_getFunctionRmdir(ctx_)(ctx_, url(path).c_str())
+                                           : api().smbc_getFunctionUnlink(ctx_)(ctx_, url(path).c_str());
         });
         if (rc != 0) {
-            if (st->kind == Kind::Directory && (errno == EEXIST || errno == ENOTEMPTY))
+            if (kind == Kind::Directory && (errno == EEXIST || errno == ENOTEMPTY))
                 throw Error(where("remove", path) + "the folder is not empty");
+            if (errno == ENOENT) throw NotFound(where("remove", path) + "it does not exist");
             fail("remove", path);
         }
         forget(path);
