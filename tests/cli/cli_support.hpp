@@ -35,6 +35,15 @@ inline CommandResult cli_run(const std::string& args) { return run(shell_quote(k
 
 inline std::string q(const fs::path& p) { return shell_quote(p.string()); }
 
+// `rsync -rcn --delete` between two trees, the state folder left out: empty
+// when they hold the same files with the same content.
+inline std::string rsync_differences(const fs::path& a, const fs::path& b) {
+    auto r = run("rsync -rcn --delete --exclude=.exmsync --out-format='%n' " + q(a.string() + "/") + " " +
+                 q(b.string() + "/"));
+    if (r.exit_code != 0) return "rsync failed: " + r.err;
+    return r.out;
+}
+
 inline int count_lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
 // The "root\t<hash>" line of a manifest's text.

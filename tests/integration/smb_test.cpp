@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/smb_server.hpp"
+#include "integration/written_not_read_back.hpp"
 
 using namespace exmsync::testing;
 using namespace exmsync::testing::cli;
@@ -115,41 +116,11 @@ TEST_F(SmbPush, VerifyFullFindsAnEditThatKeptSizeAndMtime) {
     EXPECT_EQ(rsync_differences(src, on_disk()), "");
 }
 
-// The files a push writes go into the target's stat cache with the size and
-// the mtime it gave them. So the next push reads none of them back to hash
-// them (but the files it renamed): a no-op right after a push is checked
-// early, without the lock. An edit made after the push is still found.
+// What a push wrote is not read back by the next (written_not_read_back.hpp).
 TEST_F(SmbPush, FilesAPushWroteAreNotReadBack) {
-    auto make_old = [&] {
-        return run("find " + q(src) + " -type f -exec touch -d 2024-01-01T12:00:00.123456789 {} +").exit_code;
-    };
-    write_file(src / "own.html", "pushed");
-    ASSERT_EQ(make_old(), 0);
-    ASSERT_EQ(push().exit_code, 0);
-    auto quiet = push("-v");
-    ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
-    EXPECT_NE(quiet.err.find("in sync, checked early"), std::string::npos) << quiet.err;
-
-    // Renamed files hold what was there, and are read back once.
-    TreeMaker(7).mutate(src);
-    ASSERT_EQ(make_old(), 0);
-    auto changed = push("--json");
-    ASSERT_EQ(changed.exit_code, 0) << changed.err;
-    int renamed = parse(changed)["targets"][0]["counts"]["renames"].get<int>();
-    ASSERT_GT(renamed, 0);
-    quiet = push("-v");
-    ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
-    EXPECT_NE(quiet.err.find("files (" + std::to_string(renamed) + " hashed)"), std::string::npos) << quiet.err;
-    quiet = push("-v");
-    EXPECT_NE(quiet.err.find("in sync, checked early"), std::string::npos) << quiet.err;
-    EXPECT_EQ(rsync_differences(src, on_disk()), "");
-
-    write_file(on_disk() / "own.html", "edited on the server");
-    auto diff = cli_run("diff " + q(src) + " " + where());
-    EXPECT_EQ(diff.exit_code, 1) << diff.out << diff.err;
-    EXPECT_NE(diff.out.find("own.html"), std::string::npos) << diff.out;
-    ASSERT_EQ(push().exit_code, 0);
-    EXPECT_EQ(rsync_differences(src, on_disk()), "");
+    expect_written_files_not_read_back(src, on_disk(), [&](const std::string& verb, const std::string& extra) {
+        return cli_run(verb + " " + q(src) + " " + where() + " " + extra);
+    });
 }
 
 // The share's own folder is the target when the URL names no folder.

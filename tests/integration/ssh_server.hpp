@@ -95,13 +95,6 @@ inline std::string target_args(const SshServer& server, const fs::path& path, Mo
     return {};
 }
 
-// `rsync -rcn --delete` between two trees, the state folder left out: empty
-// when they hold the same files with the same content.
-inline std::string rsync_differences(const fs::path& a, const fs::path& b) {
-    auto r = run("rsync -rcn --delete --exclude=.exmsync --out-format='%n' " + q(a.string() + "/") + " " +
-                 q(b.string() + "/"));
-    if (r.exit_code != 0) return "rsync failed: " + r.err;
-    return r.out;
-}
+using cli::rsync_differences;
 
 }  // namespace exmsync::testing::ssh
