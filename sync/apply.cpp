@@ -360,16 +360,13 @@ ApplyReport DirectTarget::apply_archive(const std::string& file, const ApplyOpti
 std::vector<HistoryEntry> DirectTarget::history() {
     History history(state_);
     auto current = history.current();
-    auto records = history.records();
-    std::vector<std::string> ids;
-    for (const auto& r : records) ids.push_back(r.apply_id);
-    auto possible = history.rollbacks_possible(ids);
+    auto listed = history.listing();
     std::vector<HistoryEntry> entries;
-    for (std::size_t i = 0; i < records.size(); ++i) {
+    for (std::size_t i = 0; i < listed.records.size(); ++i) {
         HistoryEntry e;
-        e.current = current && current->apply_id == records[i].apply_id;
-        e.rollback_possible = possible[i];
-        e.record = std::move(records[i]);
+        e.current = current && current->apply_id == listed.records[i].apply_id;
+        e.rollback_possible = listed.rollback_possible[i];
+        e.record = std::move(listed.records[i]);
         entries.push_back(std::move(e));
     }
     return entries;

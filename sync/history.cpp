@@ -46,9 +46,11 @@ HistoryRecord decode_record(const std::string& text, const std::string& where) {
     return r;
 }
 
-std::vector<HistoryRecord> History::records() {
+std::vector<HistoryRecord> History::records() { return records(contents()); }
+
+std::vector<HistoryRecord> History::records(const Contents& contents) {
     std::vector<HistoryRecord> out;
-    for (const auto& id : contents().applies) {
+    for (const auto& id : contents.applies) {
         const std::string path = layout::record(id);
         out.push_back(decode_record(state_.read_small(path), state_.describe() + "/" + path));
     }
@@ -125,26 +127,15 @@ History::Contents History::contents() {
     return c;
 }
 
-bool History::can_roll_back_to(const std::string& apply_id) {
-    auto c = contents();
-    auto possible = rollbacks_possible(c, c.applies);
-    for (std::size_t i = 0; i < c.applies.size(); ++i)
-        if (c.applies[i] == apply_id) return possible[i];
-    return false;
-}
-
-std::vector<bool> History::rollbacks_possible(const std::vector<std::string>& ids) {
-    return rollbacks_possible(contents(), ids);
-}
-
-std::vector<bool> History::rollbacks_possible(const Contents& c, const std::vector<std::string>& ids) {
-    std::vector<bool> out(ids.size(), false);
+History::Listing History::listing() {
+    const auto c = contents();
+    Listing out{records(c), std::vector<bool>(c.applies.size(), false)};
     // From the newest back: a rollback to an apply undoes every later one,
     // so it needs each later apply's backup, and its own manifest.
     bool later_backups = true;
-    for (std::size_t i = ids.size(); i-- > 0;) {
-        const std::string& id = ids[i];
-        out[i] = later_backups && c.files.count(id + ".manifest") > 0;
+    for (std::size_t i = c.applies.size(); i-- > 0;) {
+        const std::string& id = c.applies[i];
+        out.rollback_possible[i] = later_backups && c.files.count(id + ".manifest") > 0;
         if (id != kInitialApply && c.backups.count(id) == 0) later_backups = false;
     }
     return out;

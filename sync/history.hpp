@@ -43,6 +43,14 @@ public:
 
     // Every record, oldest first. Throws Error naming a record that cannot be read.
     std::vector<HistoryRecord> records();
+    // The records, and for each whether the backups a rollback to it needs
+    // are all still there, from one listing of the history folder and one
+    // of the backups.
+    struct Listing {
+        std::vector<HistoryRecord> records;
+        std::vector<bool> rollback_possible;
+    };
+    Listing listing();
     bool empty();
     // The id the next apply of `header` gets.
     std::string next_id(const ChangesetHeader& header);
@@ -55,11 +63,6 @@ public:
     std::optional<Current> current_file();
     void write_current(const Current& current);
 
-    // Whether the backups a rollback to `apply_id` needs are all still there.
-    bool can_roll_back_to(const std::string& apply_id);
-    // The same for every apply of `ids` (oldest first), from one listing of
-    // the history folder and one of the backups.
-    std::vector<bool> rollbacks_possible(const std::vector<std::string>& ids);
     // Keeps the backups of the last `keep` applies; a record whose rollback
     // would need a pruned backup loses its manifest, so history shows it as
     // pruned rather than offering what cannot be done.
@@ -73,7 +76,7 @@ private:
         std::set<std::string> files, backups;
     };
     Contents contents();
-    static std::vector<bool> rollbacks_possible(const Contents& contents, const std::vector<std::string>& ids);
+    std::vector<HistoryRecord> records(const Contents& contents);
 
     StateFolder& state_;
 };

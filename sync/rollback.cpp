@@ -121,11 +121,12 @@ RollbackReport rollback(transport::Transport& target, const std::string& to, con
     if (!options.dry_run) report.notes = direct.open(false).notes;
     StateFolder& state = direct.state();
     History history(state);
-    auto records = history.records();
+    auto listed = history.listing();
+    const auto& records = listed.records;
     const HistoryRecord& record = find_record(records, to, target.describe());
     std::size_t index = static_cast<std::size_t>(&record - records.data());
     report.to_apply = record.apply_id;
-    if (!history.can_roll_back_to(record.apply_id))
+    if (!listed.rollback_possible[index])
         throw Error("cannot roll " + target.describe() + " back to " + record.apply_id + ": the backups it needs " +
                     "were pruned (only the last " + std::to_string(options.keep_backups) + " applies keep theirs)");
 

@@ -5,7 +5,9 @@
 #include "support/faulty_transport.hpp"
 #include "support/random_tree.hpp"
 #include "support/tree_root.hpp"
+#include "sync/apply.hpp"
 #include "sync/push.hpp"
+#include "sync/rollback.hpp"
 #include "transport/local.hpp"
 
 using namespace exmsync;
@@ -154,4 +156,23 @@ TEST(CommitOrder, PruningCostsTheSameHoweverLongTheHistory) {
     EXPECT_EQ(records, 31u);  // 000000 and every apply
     EXPECT_EQ(ops, 5u);
     EXPECT_EQ(manifests, 6u);  // the last five, and the one before them, whose state their backups restore
+
+    // history offers a rollback to those six only, and a rollback to an
+    // older apply is refused with the target left as it is.
+    auto local = transport::make_local_transport(dir / "t");
+    sync::DirectTarget target(*local);
+    auto entries = target.history();
+    ASSERT_EQ(entries.size(), 31u);
+    for (std::size_t i = 0; i < entries.size(); ++i)
+        EXPECT_EQ(entries[i].rollback_possible, i >= 25) << entries[i].record.apply_id;
+    const auto before = tree_root(dir / "t");
+    try {
+        sync::rollback(*local, entries[24].record.apply_id, {});
+        ADD_FAILURE() << "a rollback past the pruned backups went through";
+    } catch (const sync::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("were pruned"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(tree_root(dir / "t"), before);
+    sync::rollback(*local, entries[25].record.apply_id, {});
+    EXPECT_EQ(read_file(dir / "t/Imported/a/b/c/t.html"), "25");
 }
