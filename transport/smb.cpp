@@ -548,14 +548,7 @@ public:
         std::lock_guard guard(library_lock());
         located(from, "rename");
         located(to, "rename to");
-        // A source just listed or created by this transport is not asked for
-        // again: the rename itself fails if it is gone.
-        std::optional<Kind> source = listed_kind(from);
-        if (source != Kind::File && source != Kind::Directory) {
-            auto st = exact_stat(from);
-            if (!st) throw NotFound(where("rename", from) + "it does not exist");
-            source = st->kind;
-        }
+        const Kind source = existing_kind(from, "rename");
         // libsmbclient answers a taken name by deleting it and renaming
         // again: look first, with the server's own case rules, so that a
         // case variant is never deleted either. Only the same entry under
@@ -580,21 +573,14 @@ public:
         forget(from);
         forget_names(from, true);
         note_entry(from, std::nullopt);
-        note_entry(to, *source);
+        note_entry(to, source);
     }
 
     void remove(const std::string& path) override {
         settle_staged();
         std::lock_guard guard(library_lock());
         located(path, "remove");
-        // A name a fresh listing shows needs no stat first (as for rename):
-        // removing a tree, that is a round trip saved per entry.
-        std::optional<Kind> kind = listed_kind(path);
-        if (kind != Kind::File && kind != Kind::Directory) {
-            auto st = exact_stat(path);
-            if (!st) throw NotFound(where("remove", path) + "it does not exist");
-            kind = st->kind;
-        }
+        const Kind kind = existing_kind(path, "remove");
         changed();
         int rc = retry_busy_rc([&] {
             return kind == Kind::Directory ? api().smbc_getFunctionRmdir(ctx_)(ctx_, url(path).c_str())
@@ -1035,6 +1021,19 @@ private:
         auto e = it->second.kinds.find(name);
         if (e == it->second.kinds.end()) return std::nullopt;
         return e->second;
+    }
+
+    // The kind of an entry a change needs: a file or folder that a fresh
+    // listing or this transport's own change names is not asked for again
+    // (removing a tree, that is a round trip saved per entry), and the
+    // change itself fails if it is gone meanwhile. Anything else, a
+    // reparse point included, is asked for.
+    Kind existing_kind(const std::string& path, const std::string& verb) {
+        const auto listed = listed_kind(path);
+        if (listed == Kind::File || listed == Kind::Directory) return *listed;
+        auto st = exact_stat(path);
+        if (!st) throw NotFound(where(verb, path) + "it does not exist");
+        return st->kind;
     }
 
     void located(const std::string& path, const std::string& verb) {
