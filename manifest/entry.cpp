@@ -6,13 +6,19 @@
 namespace exmsync::manifest {
 
 std::string Hash128::hex() const {
+    std::string text;
+    append_hex(text);
+    return text;
+}
+
+void Hash128::append_hex(std::string& out) const {
     static const char digits[] = "0123456789abcdef";
-    std::string text(32, '0');
+    char text[32];
     for (int i = 0; i < 16; ++i) {
         text[15 - i] = digits[(high >> (4 * i)) & 15];
         text[31 - i] = digits[(low >> (4 * i)) & 15];
     }
-    return text;
+    out.append(text, sizeof text);
 }
 
 std::optional<Hash128> Hash128::from_hex(std::string_view text) {

@@ -18,6 +18,7 @@ struct Hash128 {
     std::uint64_t low = 0;
 
     std::string hex() const;
+    void append_hex(std::string& out) const;  // hex() appended, for per-file records
     static std::optional<Hash128> from_hex(std::string_view text);
     auto operator<=>(const Hash128&) const = default;
 };

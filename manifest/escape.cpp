@@ -48,6 +48,12 @@ bool is_valid_utf8(std::string_view text) {
 }
 
 std::string escape_path(std::string_view raw) {
+    std::string out;
+    append_escaped_path(out, raw);
+    return out;
+}
+
+void append_escaped_path(std::string& out, std::string_view raw) {
     // Almost every path is printable ASCII without a backslash: copied as is.
     bool plain = true;
     for (char c : raw) {
@@ -57,10 +63,12 @@ std::string escape_path(std::string_view raw) {
             break;
         }
     }
-    if (plain) return std::string(raw);
+    if (plain) {
+        out.append(raw);
+        return;
+    }
     static const char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(raw.size());
+    out.reserve(out.size() + raw.size());
     for (std::size_t i = 0; i < raw.size();) {
         auto c = static_cast<unsigned char>(raw[i]);
         if (c == '\\') { out += "\\\\"; ++i; continue; }
@@ -78,34 +86,42 @@ std::string escape_path(std::string_view raw) {
             i += len;
         }
     }
-    return out;
 }
 
 std::optional<std::string> unescape_path(std::string_view text) {
-    if (text.find('\\') == std::string_view::npos) return std::string(text);
     std::string out;
+    if (!unescape_path_into(text, out)) return std::nullopt;
+    return out;
+}
+
+bool unescape_path_into(std::string_view text, std::string& out) {
+    if (text.find('\\') == std::string_view::npos) {
+        out.assign(text);
+        return true;
+    }
+    out.clear();
     out.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {
         char c = text[i];
         if (c != '\\') { out += c; continue; }
-        if (++i == text.size()) return std::nullopt;
+        if (++i == text.size()) return false;
         switch (text[i]) {
             case '\\': out += '\\'; break;
             case 't': out += '\t'; break;
             case 'n': out += '\n'; break;
             case 'r': out += '\r'; break;
             case 'x': {
-                if (i + 2 >= text.size()) return std::nullopt;
+                if (i + 2 >= text.size()) return false;
                 int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
-                if (hi < 0 || lo < 0) return std::nullopt;
+                if (hi < 0 || lo < 0) return false;
                 out += static_cast<char>(hi * 16 + lo);
                 i += 2;
                 break;
             }
-            default: return std::nullopt;
+            default: return false;
         }
     }
-    return out;
+    return true;
 }
 
 }  // namespace exmsync::manifest

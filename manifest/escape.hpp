@@ -10,9 +10,15 @@
 namespace exmsync::manifest {
 
 std::string escape_path(std::string_view raw);
+// escape_path(raw) appended to `out`: the writers of per-file records call it
+// once per file, without a string of their own each time.
+void append_escaped_path(std::string& out, std::string_view raw);
 
 // nullopt when `text` holds an unknown or truncated escape.
 std::optional<std::string> unescape_path(std::string_view text);
+// The same into `out`, reusing its storage; false (out unspecified) when
+// `text` holds an unknown or truncated escape.
+bool unescape_path_into(std::string_view text, std::string& out);
 
 bool is_valid_utf8(std::string_view text);
 

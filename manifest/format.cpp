@@ -84,16 +84,17 @@ void ManifestWriter::add(const Entry& entry) {
 
     buffer_ += static_cast<char>(entry.type);
     buffer_ += '\t';
-    buffer_ += std::to_string(entry.size);
+    char size[24];
+    buffer_.append(size, std::to_chars(size, size + sizeof size, entry.size).ptr);
     buffer_ += '\t';
     if (entry.type == EntryType::Directory) {
         open_dirs_.push_back(flushed_ + buffer_.size());
         buffer_ += kZeroHash;
     } else {
-        buffer_ += entry.hash.hex();
+        entry.hash.append_hex(buffer_);
     }
     buffer_ += '\t';
-    buffer_ += escape_path(entry.path);
+    append_escaped_path(buffer_, entry.path);
     buffer_ += '\n';
     if (buffer_.size() >= kFlushAt) flush_buffer();
 }

@@ -10,23 +10,20 @@
 namespace exmsync::manifest {
 namespace {
 
-std::string upper_ascii(std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    return out;
-}
-
 bool is_reserved_device(std::string_view name) {
     // Windows reserves these names with any extension: nul.txt is NUL.
-    std::string stem = upper_ascii(name.substr(0, name.find('.')));
-    while (!stem.empty() && stem.back() == ' ') stem.pop_back();
-    static const std::array<const char*, 4> plain = {"CON", "PRN", "AUX", "NUL"};
-    for (const char* r : plain)
-        if (stem == r) return true;
-    if (stem.size() == 4 && (stem.starts_with("COM") || stem.starts_with("LPT")) && stem[3] >= '1' && stem[3] <= '9')
-        return true;
-    return false;
+    // Checked for every file on every scan, so without building a string.
+    std::string_view stem = name.substr(0, name.find('.'));
+    while (!stem.empty() && stem.back() == ' ') stem.remove_suffix(1);
+    if (stem.size() < 3 || stem.size() > 4) return false;
+    auto upper = [&](std::size_t i) {
+        char c = stem[i];
+        return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+    };
+    char head[3] = {upper(0), upper(1), upper(2)};
+    std::string_view three(head, 3);
+    if (stem.size() == 3) return three == "CON" || three == "PRN" || three == "AUX" || three == "NUL";
+    return (three == "COM" || three == "LPT") && stem[3] >= '1' && stem[3] <= '9';
 }
 
 std::string normalize(std::string_view name, utf8proc_option_t options) {
@@ -44,12 +41,18 @@ std::string normalize(std::string_view name, utf8proc_option_t options) {
 std::string windows_name_problem(std::string_view name) {
     if (is_reserved_device(name)) return "is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9)";
     if (name.back() == '.' || name.back() == ' ') return "ends with a dot or space, which Windows drops";
+    static const auto refused = [] {
+        std::array<bool, 256> t{};
+        for (int c = 0; c < 0x20; ++c) t[c] = true;
+        for (unsigned char c : std::string_view(":\\<>\"|?*")) t[c] = true;
+        return t;
+    }();
     for (char c : name) {
+        if (!refused[static_cast<unsigned char>(c)]) continue;
         if (static_cast<unsigned char>(c) < 0x20) return "holds a control character, which Windows refuses";
         if (c == ':') return "holds ':', which Windows reads as an alternate data stream or a drive";
         if (c == '\\') return "holds '\\', which Windows reads as a folder separator";
-        if (std::string_view("<>\"|?*").find(c) != std::string_view::npos)
-            return std::string("holds '") + c + "', which Windows refuses";
+        return std::string("holds '") + c + "', which Windows refuses";
     }
     return {};
 }
@@ -73,7 +76,7 @@ void NameChecker::add(const Entry& entry) {
     if (auto problem = windows_name_problem(name); !problem.empty())
         note("'" + escape_path(entry.path) + "' " + problem);
 
-    auto [clash, fresh] = stack_.back().names.emplace(windows_name_key(name), std::string(name));
+    auto [clash, fresh] = stack_.back().names.try_emplace(windows_name_key(name), name);
     if (!fresh) {
         std::string parent(parent_of(entry.path));
         std::string other = parent.empty() ? clash->second : parent + "/" + clash->second;

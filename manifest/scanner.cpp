@@ -60,7 +60,7 @@ private:
     void flush_batch();
     std::vector<std::unique_ptr<Item>> take_ready();
     void record(Item& item, ManifestWriter& out, ScanResult& result);
-    std::unique_ptr<Item> make_item(const std::string& rel, const FileStat& st);
+    std::unique_ptr<Item> make_item(std::string rel, const FileStat& st);
     // A path for messages: where the tree is, and the path in it.
     std::string shown(const std::string& rel) const { return tree_.describe() + "/" + rel; }
     void stop_all();
@@ -88,9 +88,8 @@ private:
     std::exception_ptr walk_error_;
 };
 
-std::unique_ptr<Item> Scan::make_item(const std::string& rel, const FileStat& st) {
+std::unique_ptr<Item> Scan::make_item(std::string rel, const FileStat& st) {
     auto item = std::make_unique<Item>();
-    item->entry.path = rel;
     item->stat = st;
     switch (st.kind) {
         case FileKind::Directory: item->entry.type = EntryType::Directory; break;
@@ -114,6 +113,7 @@ std::unique_ptr<Item> Scan::make_item(const std::string& rel, const FileStat& st
             item->ready = false;
         }
     }
+    item->entry.path = std::move(rel);
     return item;
 }
 
@@ -151,8 +151,12 @@ void Scan::walk(const std::string& rel) {
         if (child->stat.kind == FileKind::Directory) folders.push_back(path);
     if (!folders.empty()) tree_.list_ahead(folders);
     for (auto& [path, child] : kept) {
+        if (child->stat.kind != FileKind::Directory) {
+            add(make_item(std::move(path), child->stat));
+            continue;
+        }
         add(make_item(path, child->stat));
-        if (child->stat.kind == FileKind::Directory) walk(path);
+        walk(path);
     }
 }
 

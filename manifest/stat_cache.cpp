@@ -1,9 +1,9 @@
 #include "manifest/stat_cache.hpp"
 
+#include <array>
 #include <boost/filesystem/operations.hpp>
 #include <charconv>
 #include <chrono>
-#include <vector>
 
 #include "manifest/error.hpp"
 #include "manifest/escape.hpp"
@@ -55,19 +55,20 @@ void StatCacheReader::fail(const std::string& problem) const {
 }
 
 void StatCacheReader::advance() {
-    std::string line;
+    // Runs once per file on every scan: the line and path buffers are reused.
     ++line_;
-    if (!std::getline(in_, line) || in_.eof()) fail("truncated");
-    std::vector<std::string_view> f;
-    std::string_view rest(line);
-    for (int i = 0; i < 6; ++i) {
+    if (!std::getline(in_, text_) || in_.eof()) fail("truncated");
+    std::array<std::string_view, 7> f;
+    std::size_t fields = 0;
+    std::string_view rest(text_);
+    while (fields < 6) {
         auto tab = rest.find('\t');
         if (tab == std::string_view::npos) break;
-        f.push_back(rest.substr(0, tab));
+        f[fields++] = rest.substr(0, tab);
         rest.remove_prefix(tab + 1);
     }
-    f.push_back(rest);
-    if (f.size() == 2 && f[0] == "end") {
+    f[fields++] = rest;
+    if (fields == 2 && f[0] == "end") {
         std::uint64_t count;
         if (!parse_int(f[1], count) || count != count_) fail("record count does not match");
         ended_ = true;
@@ -75,13 +76,13 @@ void StatCacheReader::advance() {
     }
     FileStat st;
     st.kind = FileKind::File;
-    auto hash = f.size() == 7 ? Hash128::from_hex(f[5]) : std::nullopt;
-    auto path = f.size() == 7 ? unescape_path(f[6]) : std::nullopt;
-    if (f.size() != 7 || !parse_int(f[0], st.device) || !parse_int(f[1], st.inode) || !parse_int(f[2], st.size) ||
-        !parse_int(f[3], st.mtime_ns) || !parse_int(f[4], st.ctime_ns) || !hash || !path || !path_problem(*path).empty())
+    auto hash = fields == 7 ? Hash128::from_hex(f[5]) : std::nullopt;
+    if (fields != 7 || !parse_int(f[0], st.device) || !parse_int(f[1], st.inode) || !parse_int(f[2], st.size) ||
+        !parse_int(f[3], st.mtime_ns) || !parse_int(f[4], st.ctime_ns) || !hash ||
+        !unescape_path_into(f[6], next_path_) || !path_problem(next_path_).empty())
         fail("malformed record");
-    if (count_ > 0 && compare_paths(path_, *path) >= 0) fail("records out of order");
-    path_ = std::move(*path);
+    if (count_ > 0 && compare_paths(path_, next_path_) >= 0) fail("records out of order");
+    path_.swap(next_path_);
     stat_ = st;
     hash_ = *hash;
     ++count_;
@@ -129,9 +130,9 @@ void StatCacheWriter::add(const std::string& path, const FileStat& stat, const H
     number(stat.size);
     number(stat.mtime_ns);
     number(stat.ctime_ns);
-    buffer_ += hash.hex();
+    hash.append_hex(buffer_);
     buffer_ += '\t';
-    buffer_ += escape_path(path);
+    append_escaped_path(buffer_, path);
     buffer_ += '\n';
     ++count_;
     if (buffer_.size() > (64 << 10)) {

@@ -58,6 +58,8 @@ private:
     std::uint64_t line_ = 0;
     std::uint64_t count_ = 0;
     bool ended_ = true;
+    std::string text_;       // the line being read
+    std::string next_path_;  // its path, until it is found in order
     std::string path_;
     FileStat stat_;
     Hash128 hash_;

@@ -257,35 +257,33 @@ Error stat_at(const Handle& dir, const std::string& name, Info& out) {
 Error stat_handle(const Handle& handle, Info& out) { return stat_at(handle, "", out); }
 
 Error list_folder(const Handle& dir, std::vector<FolderEntry>& out, std::string& failed) {
-    // fdopendir takes over the descriptor it is given: give it a duplicate,
-    // whose read position (shared with `dir`) is rewound before reading.
-    const int copy = ::fcntl(fd(dir), F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) return last();
-    std::unique_ptr<DIR, int (*)(DIR*)> stream(::fdopendir(copy), ::closedir);
-    if (!stream) {
-        const int error_number = errno;
-        ::close(copy);
-        return fail(error_number);
-    }
-    ::rewinddir(stream.get());
+    // getdents64 on the folder's own descriptor, into a buffer kept per
+    // thread: a scan lists every folder, and fdopendir's duplicate
+    // descriptor, fstat, rewind and 32 KiB allocation cost more syscalls than
+    // the folder's own listing for the small folders of a template tree.
+    if (::lseek(fd(dir), 0, SEEK_SET) < 0) return last();
+    alignas(8) thread_local char buffer[32 * 1024];
     out.clear();
     while (true) {
-        errno = 0;
-        const dirent* entry = ::readdir(stream.get());
-        if (!entry) break;
-        const char* name = entry->d_name;
-        if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
-        // Each child is stat'ed relative to the open folder, which measured
-        // about twice as fast as an lstat of every full path.
-        struct stat st {};
-        if (::fstatat(copy, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-            out.push_back({name, to_info(st)});
-        } else if (errno != ENOENT) {  // ENOENT: removed since readdir
-            failed = name;
-            return last();
+        const ssize_t got = ::getdents64(fd(dir), buffer, sizeof buffer);
+        if (got < 0) return last();
+        if (got == 0) break;
+        for (ssize_t at = 0; at < got;) {
+            const auto* entry = reinterpret_cast<const dirent64*>(buffer + at);
+            at += entry->d_reclen;
+            const char* name = entry->d_name;
+            if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+            // Each child is stat'ed relative to the open folder, which measured
+            // about twice as fast as an lstat of every full path.
+            struct stat st {};
+            if (::fstatat(fd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                out.push_back({name, to_info(st)});
+            } else if (errno != ENOENT) {  // ENOENT: removed since it was listed
+                failed = name;
+                return last();
+            }
         }
     }
-    if (errno != 0) return last();
     return ok();
 }
 

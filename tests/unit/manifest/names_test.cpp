@@ -17,6 +17,14 @@ TEST(WindowsNames, ReservedAndInvalidNames) {
     EXPECT_EQ(windows_name_problem("console.html"), "");
     EXPECT_EQ(windows_name_problem("com10.html"), "");
     EXPECT_EQ(windows_name_problem("welcome.html"), "");
+    // The stem before the first dot, with trailing spaces dropped, in any case.
+    EXPECT_NE(windows_name_problem("Aux  .txt"), "");
+    EXPECT_NE(windows_name_problem("prn.tar.gz"), "");
+    EXPECT_NE(windows_name_problem("Com7"), "");
+    EXPECT_EQ(windows_name_problem("com0.txt"), "");
+    EXPECT_EQ(windows_name_problem("com.txt"), "");
+    EXPECT_EQ(windows_name_problem("nu.txt"), "");
+    EXPECT_EQ(windows_name_problem(".nul"), "");
 }
 
 TEST(NameChecker, CaseAndUnicodeCollisionsAmongSiblingsOnly) {

@@ -110,6 +110,28 @@ TEST(Scanner, WarmRescanHashesZeroBytes) {
     EXPECT_EQ(warm.text, cold.text);
 }
 
+// The cache reader reuses one buffer for every record's path: names that
+// need escapes (a backslash, a tab, a byte that is not UTF-8) and names that
+// do not, one after another, must each be found again.
+TEST(Scanner, WarmRescanFindsEscapedNamesInTheCache) {
+#ifdef _WIN32
+    GTEST_SKIP() << "Windows refuses names with a backslash, a tab or a byte that is not UTF-8";
+#endif
+    TempDir dir, state;
+    write_file(dir / "a/back\\slash.html", "1");
+    write_file(dir / "a/plain.html", "2");
+    write_file(dir / "a/tab\there.html", "3");
+    write_file(dir / "a/z\xff.html", "4");
+    write_file(dir / "b/a-much-longer-name-than-any-before-it.html", "5");
+    write_file(dir / "b/c.html", "6");
+    auto cold = scan(dir.path(), state / "cache", {}, kPastTheWindow);
+    EXPECT_EQ(cold.result.stats.hashed_files, 6u);
+    auto warm = scan(dir.path(), state / "cache", {}, kPastTheWindow);
+    EXPECT_EQ(warm.result.stats.hashed_files, 0u);
+    EXPECT_EQ(warm.result.stats.cached_files, 6u);
+    EXPECT_EQ(warm.text, cold.text);
+}
+
 // Files written within the racy-clean window of a scan are never cached:
 // the next scan reads them again, until a scan finds them old enough.
 TEST(Scanner, RacilyCleanFilesAreHashedAgain) {
