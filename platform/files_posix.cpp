@@ -15,7 +15,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <memory>
 
 #include "platform/files.hpp"
 
