@@ -4,6 +4,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "platform/process.hpp"
 
@@ -15,6 +16,9 @@ namespace {
 // in far less than this, even over a slow link; once it is this old, its
 // writer is surely gone.
 constexpr std::int64_t kEmptyLockStaleNs = 5'000'000'000;
+// How long a run that finds the lock empty waits for its owner to appear.
+constexpr auto kEmptyLockPause = std::chrono::milliseconds(20);
+constexpr int kEmptyLockLooks = 100;
 
 LockOwner parse_owner(const std::string& text) {
     LockOwner owner;
@@ -49,7 +53,7 @@ void note_held(const std::string& key, bool held) {
 }
 
 bool is_stale(const LockOwner& owner, const std::string& key, std::int64_t age_ns) {
-    if (owner.host.empty() && owner.pid == 0) return age_ns > kEmptyLockStaleNs;
+    if (owner.empty()) return age_ns > kEmptyLockStaleNs;
     if (owner.host != platform::host_name()) return false;
     if (owner.pid == platform::process_id()) return !held_by_this_process(key);
     if (!platform::process_alive(owner.pid)) return true;
@@ -66,7 +70,7 @@ std::int64_t now_ns() {
 }  // namespace
 
 std::string LockOwner::text() const {
-    if (host.empty() && pid == 0) return "a run that died while taking the lock";
+    if (empty()) return "a run that is still taking the lock, or died while taking it";
     return "pid " + std::to_string(pid) + " on " + (host.empty() ? "an unknown host" : host) + " since " +
            (since.empty() ? "an unknown time" : since);
 }
@@ -92,15 +96,21 @@ TargetLock::TargetLock(StateFolder& state, bool break_stale) : state_(state) {
             release();  // half-taken: never leave a lock this run cannot finish writing
             throw;
         }
-        std::string text;
+        LockOwner owner;
         std::int64_t age = 0;
         try {
-            if (auto st = t.stat(layout::kLock)) age = now_ns() - st->mtime_ns;
-            text = state.read_small(layout::kLock);
+            // The owner goes in right after the exclusive create, so a live
+            // run's lock can be read empty for a moment: give it that moment
+            // before judging the lock by its age alone.
+            for (int look = 0;; ++look) {
+                if (auto st = t.stat(layout::kLock)) age = now_ns() - st->mtime_ns;
+                owner = parse_owner(state.read_small(layout::kLock));
+                if (!owner.empty() || age > kEmptyLockStaleNs || look == kEmptyLockLooks) break;
+                std::this_thread::sleep_for(kEmptyLockPause);
+            }
         } catch (const transport::NotFound&) {
             continue;  // released between our create and read: try once more
         }
-        LockOwner owner = parse_owner(text);
         if (owner.pid == platform::process_id() && owner.host == platform::host_name() && held_by_this_process(key()))
             throw LockedError("target " + state.describe() + " is already being applied by this run (is it listed " +
                               "twice, or under two names?)");

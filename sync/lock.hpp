@@ -30,6 +30,8 @@ struct LockOwner {
     std::string started;  // the process's start time, as platform gives it
     std::string since;
     std::string text() const;
+    // Nothing in the lock file names its owner yet.
+    bool empty() const { return host.empty() && pid == 0; }
 };
 
 class TargetLock {

@@ -267,6 +267,51 @@ TEST(Lock, ReusedPidIsStale) {
     EXPECT_TRUE(lock.broke_stale_lock());
 }
 
+// A run that finds the lock just created by a live run, before its owner is
+// written into it, names that owner once it is in: it never calls a live run
+// dead (seen in CI when two applies started together).
+TEST(Lock, LockReadBeforeItsOwnerIsInNamesTheOwner) {
+    TempDir dir;
+    fs::create_directories(dir / "t/.exmsync");
+    LiveProcess holder;
+    write_file(dir / "t/.exmsync/lock", "");
+    std::thread owner([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+        std::ofstream(dir / "t/.exmsync/lock") << "host=" << platform::host_name() << "\npid=" << holder.pid()
+                                               << "\nstarted=" << platform::process_start_time(holder.pid())
+                                               << "\nsince=2026-01-01T00:00:00Z\n";
+    });
+    auto t = transport::make_local_transport(dir / "t");
+    sync::StateFolder state(*t);
+    try {
+        sync::TargetLock lock(state, true);
+        ADD_FAILURE() << "a live run's lock was taken";
+    } catch (const sync::LockedError& e) {
+        EXPECT_NE(std::string(e.what()).find("locked by another exmsync (pid " + std::to_string(holder.pid())),
+                  std::string::npos)
+            << e.what();
+    }
+    owner.join();
+}
+
+// An empty lock that stays empty but is young may still be being taken: it
+// is refused, saying so, and not broken.
+TEST(Lock, YoungEmptyLockIsRefusedNotBroken) {
+    TempDir dir;
+    fs::create_directories(dir / "t/.exmsync");
+    write_file(dir / "t/.exmsync/lock", "");
+    auto t = transport::make_local_transport(dir / "t");
+    sync::StateFolder state(*t);
+    try {
+        sync::TargetLock lock(state, true);
+        ADD_FAILURE() << "a lock being taken was broken";
+    } catch (const sync::LockedError& e) {
+        EXPECT_NE(std::string(e.what()).find("still taking the lock, or died while taking it"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_TRUE(fs::exists(dir / "t/.exmsync/lock"));
+}
+
 // The scheduled push after a crash needs no operator: the dead run's lock
 // is taken over, and said so.
 TEST(Lock, StaleLockIsBrokenByTheNextPush) {
