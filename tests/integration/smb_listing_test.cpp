@@ -266,8 +266,10 @@ TEST_F(SmbListing, StagedFilesAreWrittenWholeByTheWorkers) {
             w->write(text.data() + at, std::min<std::size_t>(65536, text.size() - at));
         w->commit(transport::Flush::Deferred);
     }
-    EXPECT_GE(sessions(), 1 + transport::SmbLister::kWorkers);
     t->flush_all();
+    // Every worker was given files, so every one logged on; a check before
+    // flush_all() could run ahead of the last logon.
+    EXPECT_TRUE(wait_for([&] { return sessions() >= 1 + transport::SmbLister::kWorkers; })) << sessions();
     EXPECT_EQ(t->list("stage").size(), 120u);
     for (int i = 0; i < 120; ++i) {
         fs::path file = target / "stage" / ("f" + std::to_string(i));
