@@ -4,6 +4,7 @@
 
 #include <boost/filesystem.hpp>
 #include <chrono>
+#include <future>
 #include <thread>
 
 namespace exmsync::testing {
@@ -26,6 +27,19 @@ bool wait_for(Ready&& ready) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return false;
+}
+
+// Waits for `moment` in the work of `running`, which may end before the
+// moment comes (a busy machine can let it pass between two looks); true
+// only if the moment came.
+template <typename Moment, typename Result>
+bool wait_for_moment(Moment&& moment, std::future<Result>& running) {
+    bool came = false;
+    wait_for([&] {
+        came = moment();
+        return came || running.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    });
+    return came;
 }
 
 }  // namespace exmsync::testing

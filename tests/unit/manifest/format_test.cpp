@@ -120,6 +120,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Corruption{"unknown version", [](auto& l) { l[0] = "exmsync-manifest\t2"; }, 1},
         Corruption{"not a manifest", [](auto& l) { l[0] = "hello"; }, 1},
+        Corruption{"header with a third field", [](auto& l) { l[0] += "\tx"; }, 1},
+        Corruption{"root with a third field", [](auto& l) { l[1] += "\tx"; }, 2},
+        Corruption{"raw tab in a path", [](auto& l) { l[9] += "\tmore"; }, 10},
+        Corruption{"end with a third field", [](auto& l) { l[10] += "\t0"; }, 11},
         Corruption{"bad root", [](auto& l) { l[1] = "root\txyz"; }, 2},
         Corruption{"truncated", [](auto& l) { l.resize(7); }, 8},
         Corruption{"truncated line", [](auto& l) { l[4] = l[4].substr(0, 10); }, 5},
