@@ -3,6 +3,8 @@
 // and bytes that are not UTF-8 are written as escapes and read back exactly.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,5 +23,21 @@ std::optional<std::string> unescape_path(std::string_view text);
 bool unescape_path_into(std::string_view text, std::string& out);
 
 bool is_valid_utf8(std::string_view text);
+
+// The tab-separated fields of a record line, as views into `line`, into
+// `out` (the first out.size() of them). Returns how many fields the line has
+// in all, so that a line with too many is told from one with the right
+// number. For the readers, once per record: nothing is allocated.
+template <std::size_t N>
+std::size_t split_fields(std::string_view line, std::array<std::string_view, N>& out) {
+    std::size_t count = 0;
+    while (true) {
+        const auto tab = line.find('\t');
+        if (count < N) out[count] = line.substr(0, tab);
+        ++count;
+        if (tab == std::string_view::npos) return count;
+        line.remove_prefix(tab + 1);
+    }
+}
 
 }  // namespace exmsync::manifest

@@ -1,5 +1,6 @@
 #include "manifest/format.hpp"
 
+#include <array>
 #include <charconv>
 #include <unordered_map>
 
@@ -12,20 +13,6 @@ namespace {
 constexpr const char* kMagic = "exmsync-manifest";
 constexpr std::size_t kFlushAt = 64 << 10;
 const std::string kZeroHash(32, '0');
-
-std::vector<std::string_view> split_tabs(std::string_view line) {
-    std::vector<std::string_view> fields;
-    std::size_t start = 0;
-    while (true) {
-        auto tab = line.find('\t', start);
-        if (tab == std::string_view::npos) {
-            fields.push_back(line.substr(start));
-            return fields;
-        }
-        fields.push_back(line.substr(start, tab - start));
-        start = tab + 1;
-    }
-}
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
     std::uint64_t value = 0;
@@ -122,16 +109,16 @@ ManifestReader::ManifestReader(const boost::filesystem::path& file) : file_(file
     std::string line;
     line_ = 1;
     if (!std::getline(in_, line)) fail("empty file; not an exmsync manifest");
-    auto header = split_tabs(line);
-    if (header.size() != 2 || header[0] != kMagic) fail("not an exmsync manifest (no 'exmsync-manifest' header)");
+    std::array<std::string_view, 2> header;
+    if (split_fields(line, header) != 2 || header[0] != kMagic) fail("not an exmsync manifest (no 'exmsync-manifest' header)");
     if (header[1] != std::to_string(kManifestVersion))
         fail("manifest version '" + std::string(header[1]) + "' is not supported (this exmsync reads version " +
              std::to_string(kManifestVersion) + "); upgrade exmsync or rebuild the manifest");
     line_ = 2;
     if (!std::getline(in_, line)) fail("truncated: missing the root line");
-    auto root = split_tabs(line);
+    std::array<std::string_view, 2> root;
     std::optional<Hash128> root_hash;
-    if (root.size() == 2 && root[0] == "root") root_hash = Hash128::from_hex(root[1]);
+    if (split_fields(line, root) == 2 && root[0] == "root") root_hash = Hash128::from_hex(root[1]);
     if (!root_hash) fail("expected 'root<TAB><32 hex digits>'");
     root_ = *root_hash;
     hasher_ = std::make_unique<TreeHasher>([this](const std::string& path, const Hash128& hash) {
@@ -157,14 +144,16 @@ void ManifestReader::finish_checks() {
 }
 
 void ManifestReader::read_next() {
-    current_.reset();
+    // Runs once per entry of every manifest read (diff reads two): the line
+    // and the entry's path reuse their buffers.
+    has_current_ = false;
     if (ended_) return;
-    std::string line;
     ++line_;
-    if (!std::getline(in_, line)) fail("truncated: no 'end' line");
+    if (!std::getline(in_, text_)) fail("truncated: no 'end' line");
     if (in_.eof()) fail("truncated: last line has no newline");
-    auto fields = split_tabs(line);
-    if (fields.size() == 2 && fields[0] == "end") {
+    std::array<std::string_view, 4> fields;
+    const std::size_t found = split_fields(text_, fields);
+    if (found == 2 && fields[0] == "end") {
         auto count = parse_u64(fields[1]);
         if (!count) fail("bad entry count '" + std::string(fields[1]) + "'");
         if (*count != count_) fail("'end' says " + std::to_string(*count) + " entries, file has " + std::to_string(count_));
@@ -176,8 +165,8 @@ void ManifestReader::read_next() {
         ended_ = true;
         return;
     }
-    if (fields.size() != 4) fail("expected 4 tab-separated fields, found " + std::to_string(fields.size()));
-    Entry entry;
+    if (found != 4) fail("expected 4 tab-separated fields, found " + std::to_string(found));
+    Entry& entry = current_;
     if (fields[0] == "f") entry.type = EntryType::File;
     else if (fields[0] == "d") entry.type = EntryType::Directory;
     else if (fields[0] == "l") entry.type = EntryType::Symlink;
@@ -189,10 +178,8 @@ void ManifestReader::read_next() {
     auto hash = Hash128::from_hex(fields[2]);
     if (!hash) fail("bad hash '" + std::string(fields[2]) + "' (expected 32 lowercase hex digits)");
     entry.hash = *hash;
-    auto path = unescape_path(fields[3]);
-    if (!path) fail("bad escape in path '" + std::string(fields[3]) + "'");
-    if (auto problem = path_problem(*path); !problem.empty()) fail("unsafe path '" + std::string(fields[3]) + "': " + problem);
-    entry.path = std::move(*path);
+    if (!unescape_path_into(fields[3], entry.path)) fail("bad escape in path '" + std::string(fields[3]) + "'");
+    if (auto problem = path_problem(entry.path); !problem.empty()) fail("unsafe path '" + std::string(fields[3]) + "': " + problem);
     if (count_ > 0) {
         int order = compare_paths(previous_path_, entry.path);
         if (order == 0) fail("duplicate path '" + std::string(fields[3]) + "'");
@@ -203,13 +190,13 @@ void ManifestReader::read_next() {
     if (entry.type == EntryType::Directory) stated_dir_hashes_.emplace_back(entry.path, entry.hash);
     previous_path_ = entry.path;
     ++count_;
-    current_ = std::move(entry);
+    has_current_ = true;
 }
 
-const Entry* ManifestReader::peek() { return current_ ? &*current_ : nullptr; }
+const Entry* ManifestReader::peek() { return has_current_ ? &current_ : nullptr; }
 
 void ManifestReader::pop() {
-    if (current_) read_next();
+    if (has_current_) read_next();
 }
 
 std::vector<Entry> read_all(EntryStream& stream) {

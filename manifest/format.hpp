@@ -89,7 +89,9 @@ private:
     std::ifstream in_;
     std::uint64_t line_ = 0;
     Hash128 root_;
-    std::optional<Entry> current_;
+    std::string text_;  // the line being read
+    Entry current_;
+    bool has_current_ = false;
     bool ended_ = false;
     std::uint64_t count_ = 0;
     std::string previous_path_;

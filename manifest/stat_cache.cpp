@@ -59,15 +59,7 @@ void StatCacheReader::advance() {
     ++line_;
     if (!std::getline(in_, text_) || in_.eof()) fail("truncated");
     std::array<std::string_view, 7> f;
-    std::size_t fields = 0;
-    std::string_view rest(text_);
-    while (fields < 6) {
-        auto tab = rest.find('\t');
-        if (tab == std::string_view::npos) break;
-        f[fields++] = rest.substr(0, tab);
-        rest.remove_prefix(tab + 1);
-    }
-    f[fields++] = rest;
+    const std::size_t fields = split_fields(text_, f);
     if (fields == 2 && f[0] == "end") {
         std::uint64_t count;
         if (!parse_int(f[1], count) || count != count_) fail("record count does not match");
