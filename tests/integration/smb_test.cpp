@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/smb_server.hpp"
-#include "support/polling.hpp"
 #include "integration/written_not_read_back.hpp"
+#include "support/polling.hpp"
 
 using namespace exmsync::testing;
 using namespace exmsync::testing::cli;
