@@ -19,6 +19,9 @@
 # all (the [secure] share is then unusable), for the test that a client
 # requiring encryption refuses it.
 #
+# TEST_SMBD_START_SECONDS (default 60): how long `start` waits for smbd to
+# accept its first login before it stops that smbd and fails.
+#
 # DIR/env (source it):  SMBD_PORT SMBD_PID SMB_USER SMB_PASSWORD_FILE SMB_SHARES_DIR
 #                       SMB_CREDENTIALS SMB_CONF SMBD_DIR
 # DIR/password          the password alone (mode 600), new at every start
@@ -46,6 +49,8 @@ SMBD=/usr/sbin/smbd
 SAMBA_LIBEXEC=/usr/libexec/samba
 SMB_USER=exmsynctest
 SHARES=(sync nocase readonly secure)
+# How long a start waits for smbd to accept its first login.
+START_SECONDS=${TEST_SMBD_START_SECONDS:-60}
 
 die() { echo "test-smbd: $*" >&2; exit 2; }
 
@@ -312,7 +317,7 @@ log_tail() {
 }
 
 do_start() {
-  local d pid port pw s bind_failed log_from
+  local d pid port pw s bind_failed log_from started
   mkdir -p -- "$dir_arg"
   d=$(cd -- "$dir_arg" && pwd -P)
   # smbd's unix sockets live under DIR (lock/msg.sock/PID, ncalrpc/np/NAME)
@@ -371,27 +376,37 @@ do_start() {
       </dev/null >>"$d/log/smbd.out" 2>&1 &
     pid=$!
     echo "$pid" >"$d/smbd.pid"
+    # Up to START_SECONDS: on a 2-core machine loaded by parallel tests, the
+    # 15 s this waited before ran out.
     bind_failed=0
-    for _ in $(seq 1 150); do
-      if ! running_pid "$d" >/dev/null; then
+    started=$SECONDS
+    while ((SECONDS - started < START_SECONDS)); do
+      # Ended (its pid a zombie or gone). Not "not yet smbd": on a busy
+      # machine the first look can come before setsid has exec'd it.
+      if ! is_alive "$pid"; then
         if tail -n +"$log_from" "$d/log/log.smbd" | grep -q 'No sockets available to bind to'; then
           bind_failed=1
         fi
         break
       fi
-      if pid_listens "$pid" "$port" && probe "$d" "$port"; then
+      if running_pid "$d" >/dev/null && pid_listens "$pid" "$port" && probe "$d" "$port"; then
         write_env "$d" "$port" "$pid"
         echo "test-smbd: running in $d (pid $pid, port $port); source $d/env"
         return 0
       fi
       sleep 0.1
     done
-    wait "$pid" 2>/dev/null || true
-    [ "$bind_failed" -eq 1 ] && continue
+    if [ "$bind_failed" -eq 1 ]; then
+      wait "$pid" 2>/dev/null || true
+      continue
+    fi
     log_tail "$d"
+    # Stopped before it is reaped: a smbd that still runs would be waited
+    # on for ever (a start that timed out under load once hung a test so).
     kill_tree "$d" "$pid"
+    wait "$pid" 2>/dev/null || true
     rm -f "$d/smbd.pid"
-    die "smbd on port $port did not accept a login within 15 s: see $d/log/log.smbd"
+    die "smbd on port $port did not accept a login within $START_SECONDS s: see $d/log/log.smbd"
   done
   rm -f "$d/smbd.pid"
   die "smbd could not bind a free port after 5 tries: see $d/log/log.smbd"

@@ -263,7 +263,8 @@ do_start() {
       die "sshd failed to start (exit $rc), log above and in $d/sshd.log"
     fi
     bind_failed=0
-    for _ in $(seq 1 50); do
+    # Up to 30 s, for a machine loaded by parallel tests.
+    for _ in $(seq 1 300); do
       if pid=$(running_pid "$d"); then break; fi
       pid=
       if tail -n +"$log_from" "$d/sshd.log" | grep -q 'Cannot bind any address'; then
@@ -275,7 +276,7 @@ do_start() {
     [ -n "$pid" ] && break
     [ "$bind_failed" -eq 1 ] && continue
     tail -n 20 "$d/sshd.log" >&2 || true
-    die "sshd did not write $d/sshd.pid within 5 s: see $d/sshd.log"
+    die "sshd did not write $d/sshd.pid within 30 s: see $d/sshd.log"
   done
   [ -n "$pid" ] || die "sshd could not bind a free port after 5 tries: see $d/sshd.log"
 

@@ -286,6 +286,21 @@ TEST(SmbEncryption, RequiredButNotOffered) {
     EXPECT_EQ(plain.exit_code, 0) << plain.err;
 }
 
+// A smbd that does not accept a login in time: the start fails, saying so,
+// and stops the smbd it started. (It used to wait on that smbd, for ever:
+// a loaded machine once hung a test there until ctest's timeout.)
+TEST(SmbServerScript, StartThatTimesOutFailsAndLeavesNoSmbd) {
+    TempDir dir;
+    const fs::path state = dir / "smbd";
+    auto r = run("TEST_SMBD_START_SECONDS=0 timeout 120 bash " + shell_quote(kScript) + " start " + q(state));
+    EXPECT_NE(r.exit_code, 124) << "the start hung";
+    EXPECT_NE(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.err.find("did not accept a login within 0 s"), std::string::npos) << r.err;
+    EXPECT_NE(run("pgrep -f -- " + shell_quote("[s]mbd .*-s " + (state / "smb.conf").string())).exit_code, 0)
+        << "a smbd of the failed start is still running";
+    run("bash " + shell_quote(kScript) + " stop " + q(state));
+}
+
 // ---- a case-insensitive share (case sensitive = no, like Windows) ----
 
 class SmbNoCase : public SmbPush {
