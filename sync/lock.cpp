@@ -16,9 +16,10 @@ namespace {
 // in far less than this, even over a slow link; once it is this old, its
 // writer is surely gone.
 constexpr std::int64_t kEmptyLockStaleNs = 5'000'000'000;
-// How long a run that finds the lock empty waits for its owner to appear.
-constexpr auto kEmptyLockPause = std::chrono::milliseconds(20);
-constexpr int kEmptyLockLooks = 100;
+// How long a run that finds the lock empty or half-written waits, on its
+// own clock, for the owner to be written whole; and how often it looks.
+constexpr auto kOwnerWait = std::chrono::seconds(2);
+constexpr auto kOwnerLookPause = std::chrono::milliseconds(20);
 
 LockOwner parse_owner(const std::string& text) {
     LockOwner owner;
@@ -70,7 +71,7 @@ std::int64_t now_ns() {
 }  // namespace
 
 std::string LockOwner::text() const {
-    if (empty()) return "a run that is still taking the lock, or died while taking it";
+    if (empty()) return "a run that died while taking the lock";
     return "pid " + std::to_string(pid) + " on " + (host.empty() ? "an unknown host" : host) + " since " +
            (since.empty() ? "an unknown time" : since);
 }
@@ -80,7 +81,7 @@ TargetLock::TargetLock(StateFolder& state, bool break_stale) : state_(state) {
     state.make_folders(layout::kDir);
     std::string mine = "host=" + platform::host_name() + "\npid=" + std::to_string(platform::process_id()) +
                        "\nstarted=" + platform::process_start_time(platform::process_id()) +
-                       "\nsince=" + platform::utc_now() + "\n";
+                       "\nsince=" + platform::utc_now() + "\n";  // last: a reader waits for it
     std::string where = state.describe() + "/" + layout::kLock;
     for (int attempt = 0; attempt < 2; ++attempt) {
         try {
@@ -100,13 +101,15 @@ TargetLock::TargetLock(StateFolder& state, bool break_stale) : state_(state) {
         std::int64_t age = 0;
         try {
             // The owner goes in right after the exclusive create, so a live
-            // run's lock can be read empty for a moment: give it that moment
-            // before judging the lock by its age alone.
-            for (int look = 0;; ++look) {
+            // run's lock can be read empty, or without its last line, for a
+            // moment: give it that moment, timed here and not by the lock's
+            // mtime (a server's clock may be behind), before judging it.
+            const auto give_up = std::chrono::steady_clock::now() + kOwnerWait;
+            while (true) {
                 if (auto st = t.stat(layout::kLock)) age = now_ns() - st->mtime_ns;
                 owner = parse_owner(state.read_small(layout::kLock));
-                if (!owner.empty() || age > kEmptyLockStaleNs || look == kEmptyLockLooks) break;
-                std::this_thread::sleep_for(kEmptyLockPause);
+                if (!owner.since.empty() || std::chrono::steady_clock::now() >= give_up) break;
+                std::this_thread::sleep_for(kOwnerLookPause);
             }
         } catch (const transport::NotFound&) {
             continue;  // released between our create and read: try once more
@@ -115,7 +118,9 @@ TargetLock::TargetLock(StateFolder& state, bool break_stale) : state_(state) {
             throw LockedError("target " + state.describe() + " is already being applied by this run (is it listed " +
                               "twice, or under two names?)");
         if (!is_stale(owner, key(), age))
-            throw LockedError("target " + state.describe() + " is locked by another exmsync (" + owner.text() +
+            throw LockedError("target " + state.describe() + " is locked by another exmsync (" +
+                              (owner.empty() ? "a run that is still taking the lock, or died while taking it"
+                                             : owner.text()) +
                               "); wait for it to finish, or if that host is gone remove " + where);
         if (!break_stale)
             throw LockedError("target " + state.describe() + " has a stale lock from " + owner.text() +

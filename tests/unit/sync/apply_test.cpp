@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -290,8 +291,33 @@ TEST(Lock, LockReadBeforeItsOwnerIsInNamesTheOwner) {
         EXPECT_NE(std::string(e.what()).find("locked by another exmsync (pid " + std::to_string(holder.pid())),
                   std::string::npos)
             << e.what();
+    } catch (...) {
+        owner.join();
+        throw;
     }
     owner.join();
+}
+
+// An empty lock older than a live run would leave it is stale: refused as
+// such, and broken when asked to.
+TEST(Lock, OldEmptyLockIsStale) {
+    TempDir dir;
+    fs::create_directories(dir / "t/.exmsync");
+    write_file(dir / "t/.exmsync/lock", "");
+    fs::last_write_time(dir / "t/.exmsync/lock", std::time(nullptr) - 60);
+    auto t = transport::make_local_transport(dir / "t");
+    sync::StateFolder state(*t);
+    try {
+        sync::TargetLock lock(state, false);
+        ADD_FAILURE() << "a stale lock was taken without breaking it";
+    } catch (const sync::LockedError& e) {
+        EXPECT_NE(std::string(e.what()).find("stale lock from a run that died while taking the lock, which is no "
+                                             "longer running; run 'exmsync recover"),
+                  std::string::npos)
+            << e.what();
+    }
+    sync::TargetLock lock(state, true);
+    EXPECT_TRUE(lock.broke_stale_lock());
 }
 
 // An empty lock that stays empty but is young may still be being taken: it
