@@ -52,9 +52,12 @@ protected:
         auto new_root = tree_root(src);
         auto pushing = std::async(std::launch::async, [&] { return push(); });
         for (int missed = 0;; ++missed) {
-            bool came = wait_for_moment(moment, pushing);
-            if (came) server->kill_all();
+            const Waited waited = wait_for_moment(moment, pushing);
+            const bool came = waited == Waited::Came;
+            if (waited != Waited::Ended) server->kill_all();
             auto cut = pushing.get();
+            if (waited == Waited::TimedOut)
+                FAIL() << what << ": in a minute the push neither ended nor reached the moment: " << cut.err;
             if (cut.exit_code != 0) {
                 ASSERT_TRUE(came) << what << ": the push failed on its own: " << cut.err;
                 EXPECT_NE(cut.err.find(server->url("sync", "site")), std::string::npos)

@@ -63,7 +63,14 @@ protected:
         auto old_root = tree_root(target);
         auto new_root = tree_root(src);
         auto pushing = std::async(std::launch::async, [&] { return push(); });
-        for (int missed = 0; !wait_for_moment(moment, pushing); ++missed) {
+        for (int missed = 0;; ++missed) {
+            const Waited waited = wait_for_moment(moment, pushing);
+            if (waited == Waited::Came) break;
+            if (waited == Waited::TimedOut) {
+                server->kill_all();
+                auto hung = pushing.get();
+                FAIL() << what << ": in a minute the push neither ended nor reached the moment: " << hung.err;
+            }
             auto done = pushing.get();
             ASSERT_EQ(done.exit_code, 0) << what << ": " << done.err;
             ASSERT_EQ(tree_root(target), new_root) << what;

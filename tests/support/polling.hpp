@@ -29,17 +29,21 @@ bool wait_for(Ready&& ready) {
     return false;
 }
 
-// Waits for `moment` in the work of `running`, which may end before the
-// moment comes (a busy machine can let it pass between two looks); true
-// only if the moment came.
+// How a wait for a moment in another task's work ended.
+enum class Waited { Came, Ended, TimedOut };
+
+// Waits (up to a minute) for `moment` in the work of `running`, which may
+// end before the moment comes (a busy machine can let it pass between two
+// looks).
 template <typename Moment, typename Result>
-bool wait_for_moment(Moment&& moment, std::future<Result>& running) {
-    bool came = false;
+Waited wait_for_moment(Moment&& moment, std::future<Result>& running) {
+    Waited how = Waited::TimedOut;
     wait_for([&] {
-        came = moment();
-        return came || running.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+        if (moment()) how = Waited::Came;
+        else if (running.wait_for(std::chrono::seconds(0)) == std::future_status::ready) how = Waited::Ended;
+        return how != Waited::TimedOut;
     });
-    return came;
+    return how;
 }
 
 }  // namespace exmsync::testing
