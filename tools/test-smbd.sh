@@ -384,7 +384,7 @@ do_start() {
       # Ended (its pid a zombie or gone). Not "not yet smbd": on a busy
       # machine the first look can come before setsid has exec'd it.
       if ! is_alive "$pid"; then
-        if tail -n +"$log_from" "$d/log/log.smbd" | grep -q 'No sockets available to bind to'; then
+        if grep -q 'No sockets available to bind to' < <(tail -n +"$log_from" "$d/log/log.smbd"); then
           bind_failed=1
         fi
         break

@@ -267,7 +267,7 @@ do_start() {
     for _ in $(seq 1 300); do
       if pid=$(running_pid "$d"); then break; fi
       pid=
-      if tail -n +"$log_from" "$d/sshd.log" | grep -q 'Cannot bind any address'; then
+      if grep -q 'Cannot bind any address' < <(tail -n +"$log_from" "$d/sshd.log"); then
         bind_failed=1
         break
       fi
