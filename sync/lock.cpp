@@ -106,11 +106,13 @@ TargetLock::TargetLock(StateFolder& state, bool break_stale) : state_(state) {
             // mtime (a server's clock may be behind), before judging it.
             const auto give_up = std::chrono::steady_clock::now() + kOwnerWait;
             while (true) {
-                if (auto st = t.stat(layout::kLock)) age = now_ns() - st->mtime_ns;
                 owner = parse_owner(state.read_small(layout::kLock));
                 if (!owner.since.empty() || std::chrono::steady_clock::now() >= give_up) break;
                 std::this_thread::sleep_for(kOwnerLookPause);
             }
+            auto st = t.stat(layout::kLock);
+            if (!st) continue;  // released after our read: try once more
+            age = now_ns() - st->mtime_ns;
         } catch (const transport::NotFound&) {
             continue;  // released between our create and read: try once more
         }
