@@ -8,11 +8,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <random>
 #include <thread>
 
 #include "cli/cli_support.hpp"
+#include "support/lock_file.hpp"
 
 using namespace exmsync::testing;
 using namespace exmsync::testing::cli;
@@ -117,14 +117,6 @@ std::string phase_of(const fs::path& target) {
     if (fs::exists(state / "staging") && !fs::is_empty(state / "staging")) return "staging";
     if (fs::exists(state / "lock")) return fs::file_size(state / "lock") ? "locked, nothing staged" : "lock empty";
     return "no lock held";
-}
-
-// A kill between the lock's exclusive create and the write of its owner
-// leaves an empty lock, which recover breaks only once it is older than a
-// live run would leave it: the operator arrives later than the test does.
-void age_empty_lock(const fs::path& target) {
-    fs::path lock = target / ".exmsync/lock";
-    if (fs::exists(lock) && fs::file_size(lock) == 0) fs::last_write_time(lock, std::time(nullptr) - 60);
 }
 
 TEST_F(KillApply, RecoverAlwaysGivesTheOldOrTheNewTree) {

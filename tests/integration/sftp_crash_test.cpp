@@ -12,6 +12,7 @@
 #include "integration/ssh_server.hpp"
 #include "support/faulty_transport.hpp"
 #include "support/in_child.hpp"
+#include "support/lock_file.hpp"
 #include "support/random_tree.hpp"
 #include "support/tree_root.hpp"
 #include "sync/history.hpp"
@@ -67,8 +68,7 @@ protected:
     // Recovers over SFTP; the target must then be all old or all new, its
     // state folder clean, and `current` must name the root it holds.
     bool check_after_fault(transport::Transport& sftp, const std::string& what) {
-        fs::path lock = target / ".exmsync/lock";
-        if (fs::exists(lock) && fs::file_size(lock) == 0) fs::last_write_time(lock, std::time(nullptr) - 60);
+        age_empty_lock(target);
         sync::DirectTarget direct(sftp);
         direct.open(true);
         auto current = sync::History(direct.state()).current();

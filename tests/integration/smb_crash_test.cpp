@@ -16,6 +16,7 @@
 #include "integration/smb_server.hpp"
 #include "support/faulty_transport.hpp"
 #include "support/in_child.hpp"
+#include "support/lock_file.hpp"
 #include "support/tree_root.hpp"
 #include "sync/history.hpp"
 #include "sync/push.hpp"
@@ -83,10 +84,7 @@ protected:
     // Recovers over SMB in a child; the folder must then be all old or all
     // new, its state folder clean, and `current` must name the root it holds.
     bool check_after_fault(const std::string& what) {
-        fs::path lock = target() / ".exmsync/lock";
-        // An empty lock (cut between its create and its owner) is broken
-        // only once older than a live run would leave it.
-        if (fs::exists(lock) && fs::file_size(lock) == 0) fs::last_write_time(lock, std::time(nullptr) - 60);
+        age_empty_lock(target());
         const fs::path current_file = dir / "current";
         fs::remove(current_file);
         int code = in_child([&] {

@@ -10,6 +10,7 @@
 
 #include "manifest/format.hpp"
 #include "support/faulty_transport.hpp"
+#include "support/lock_file.hpp"
 #include "support/child_task.hpp"
 #include "support/random_tree.hpp"
 #include "support/tree_root.hpp"
@@ -22,14 +23,6 @@ using namespace exmsync;
 using namespace exmsync::testing;
 
 namespace {
-
-// A crash between the lock's exclusive create and writing its owner leaves
-// an empty lock, which recover breaks only once it is older than a live run
-// would ever leave it: the operator arrives later than the test does.
-void age_empty_lock(const fs::path& target) {
-    fs::path lock = target / ".exmsync/lock";
-    if (fs::exists(lock) && fs::file_size(lock) == 0) fs::last_write_time(lock, std::time(nullptr) - 60);
-}
 
 sync::PushOptions push_options() {
     sync::PushOptions o;
